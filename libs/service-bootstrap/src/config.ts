@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/** Start-up refused because a setting is missing or invalid. Names the setting, never its value. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly service: string,
+    readonly problems: readonly { setting: string; problem: string }[],
+  ) {
+    super(
+      `${service}: invalid configuration, refusing to start:\n` +
+        problems.map((p) => `  - ${p.setting}: ${p.problem}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates an environment against a zod object whose keys are the variable names.
+ * Every problem is reported at once; values are never echoed (they may be secrets).
+ */
+export function loadConfig<S extends z.ZodRawShape>(
+  service: string,
+  shape: S,
+  env: Readonly<Record<string, string | undefined>>,
+): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    setting: issue.path.join('.') || '(root)',
+    problem:
+      issue.code === 'invalid_type' && issue.input === undefined
+        ? 'is required but not set'
+        : issue.message,
+  }));
+  throw new ConfigError(service, problems);
+}
+
+const portSchema = z
+  .string()
+  .regex(/^\d{1,5}$/, 'must be a TCP port number')
+  .transform(Number)
+  .refine((n) => n > 0 && n < 65536, 'must be between 1 and 65535');
+const intSchema = z.string().regex(/^\d+$/, 'must be a positive integer').transform(Number);
+
+/** Reusable setting parsers (environment values are strings; defaults are final values). */
+export const setting = {
+  port: (fallback?: number) => (fallback === undefined ? portSchema : portSchema.default(fallback)),
+  positiveInt: (fallback?: number) =>
+    fallback === undefined ? intSchema : intSchema.default(fallback),
+  url: () => z.url({ message: 'must be an absolute URL' }),
+  logLevel: () =>
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  nonEmpty: () => z.string().min(1, 'must not be empty'),
+  file: () => z.string().min(1, 'must be a file path'),
+  bool: (fallback = false) =>
+    z
+      .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+      .transform((v) => v === 'true' || v === '1')
+      .default(fallback),
+};

@@ -1,0 +1,157 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+} from '@nestjs/common';
+import type { ZodType } from 'zod';
+import { scrubSecrets } from './redaction';
+
+/** The one error body every HTTP endpoint in the project returns. */
+export interface ErrorEnvelope {
+  error: { type: string; code: string; message: string; request_id: string };
+}
+
+/** An error with a stable code, mapped to an HTTP status only at the edge. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (code: string, message: string) =>
+  new AppError(400, 'invalid_request_error', code, message);
+
+/** Parses input with zod; failure is a 400 naming the offending fields (not their values). */
+export function parseInput<T>(schema: ZodType<T>, input: unknown, what = 'request body'): T {
+  const res = schema.safeParse(input);
+  if (res.success) return res.data;
+  const detail = res.error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || what}: ${i.message}`)
+    .join('; ');
+  throw badRequest('invalid_parameters', `invalid ${what}: ${detail}`);
+}
+
+interface HttpRequestLike {
+  id?: string | number;
+  headers?: Record<string, unknown>;
+}
+interface HttpResponseLike {
+  headersSent?: boolean;
+  status(code: number): HttpResponseLike;
+  setHeader(name: string, value: string): void;
+  json(body: unknown): void;
+}
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  405: 'invalid_request_error',
+  409: 'conflict_error',
+  413: 'invalid_request_error',
+  415: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+};
+
+@Catch()
+export class ErrorEnvelopeFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ErrorEnvelope');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<HttpRequestLike>();
+    const res = http.getResponse<HttpResponseLike>();
+    const requestId = String(req?.id ?? req?.headers?.['x-request-id'] ?? 'unknown');
+    const { status, body, headers } = toEnvelope(exception, requestId);
+    if (status >= 500) {
+      this.logger.error({ err: exception, request_id: requestId }, 'unhandled error');
+    }
+    if (!res || res.headersSent) return;
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    res.status(status).json(body);
+  }
+}
+
+export function toEnvelope(
+  exception: unknown,
+  requestId: string,
+): { status: number; body: ErrorEnvelope; headers: Record<string, string> } {
+  if (exception instanceof AppError) {
+    return {
+      status: exception.status,
+      headers: exception.headers,
+      body: {
+        error: {
+          type: exception.type,
+          code: exception.code,
+          message: scrubSecrets(exception.message),
+          request_id: requestId,
+        },
+      },
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code =
+      status === 404
+        ? 'not_found'
+        : status === 413
+          ? 'payload_too_large'
+          : status === 400
+            ? 'malformed_request'
+            : `http_${status}`;
+    return {
+      status,
+      headers: {},
+      body: {
+        error: {
+          type: TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
+          code,
+          message: status >= 500 ? 'internal error' : scrubSecrets(exception.message),
+          request_id: requestId,
+        },
+      },
+    };
+  }
+  // body-parser errors (malformed JSON, too large) carry a status but are not HttpExceptions
+  const maybe = exception as { status?: unknown; type?: unknown };
+  if (typeof maybe?.status === 'number' && maybe.status >= 400 && maybe.status < 500) {
+    return {
+      status: maybe.status,
+      headers: {},
+      body: {
+        error: {
+          type: 'invalid_request_error',
+          code: maybe.status === 413 ? 'payload_too_large' : 'malformed_request',
+          message:
+            maybe.status === 413 ? 'request body too large' : 'request body is not valid JSON',
+          request_id: requestId,
+        },
+      },
+    };
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: {
+      error: {
+        type: 'api_error',
+        code: 'internal_error',
+        message: 'internal error',
+        request_id: requestId,
+      },
+    },
+  };
+}
