@@ -1,3 +1,4 @@
 export * from './ports';
 export * from './redis-server';
 export * from './dev-pki';
+export * from './ts-process';

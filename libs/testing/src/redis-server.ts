@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -95,7 +95,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     child = spawn(REDIS_BIN, args, { stdio: 'ignore' });
     const exited = new Promise<never>((_, reject) =>
       child?.once('exit', (code) =>
-        reject(new Error(`redis-server exited with code ${code}; see ${join(dir, 'redis.log')}`)),
+        reject(
+          new Error(
+            `redis-server exited with code ${code}: ${readLogTail(join(dir, 'redis.log'))}`,
+          ),
+        ),
       ),
     );
     exited.catch(() => undefined);
@@ -142,4 +146,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function readLogTail(file: string): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trim().split('\n').slice(-2).join(' | ');
 }

@@ -1,0 +1,39 @@
+/** Typed messaging errors with stable codes. */
+export class MessagingError extends Error {
+  constructor(
+    readonly code:
+      | 'QUEUE_NOT_GRANTED'
+      | 'HANDLER_MISSING'
+      | 'HANDLER_DUPLICATE'
+      | 'CONTRACT_VIOLATION'
+      | 'SECRET_IN_PAYLOAD',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MessagingError';
+  }
+}
+
+/** Thrown by a handler: the job must not be retried (a 4xx from the provider, bad data). */
+export class PermanentJobError extends Error {
+  readonly code = 'JOB_PERMANENT_FAILURE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentJobError';
+  }
+}
+
+/**
+ * Thrown by a handler: the downstream asked us to slow down (HTTP 429). The whole queue
+ * pauses for `delayMs` and the job goes back to wait without using up an attempt.
+ */
+export class RescheduleJobError extends Error {
+  readonly code = 'JOB_RESCHEDULED';
+  constructor(
+    readonly delayMs: number,
+    message = `rescheduled in ${delayMs} ms`,
+  ) {
+    super(message);
+    this.name = 'RescheduleJobError';
+  }
+}

@@ -1,0 +1,4 @@
+export * from './contracts';
+export * from './errors';
+export * from './redis-acl';
+export * from './messaging';

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import Redis, { type RedisOptions } from 'ioredis';
+import { type QueueName, type ServiceName, grantOf } from '@lpi/access-matrix';
+import {
+  CONTRACTS,
+  type Envelope,
+  type JobData,
+  envelopeSchema,
+  findSecretShape,
+} from './contracts';
+import { MessagingError, PermanentJobError, RescheduleJobError } from './errors';
+
+export interface RedisConnection {
+  host: string;
+  port: number;
+  /** Defaults to the service name: one ACL user per service. */
+  username?: string;
+  password: string;
+}
+
+export interface MessagingOptions {
+  service: ServiceName;
+  redis: RedisConnection;
+  /** Key prefix (default `bull`); tests use a unique one. Must match the ACL's patterns. */
+  prefix?: string;
+  /** Retry policy for jobs this service produces. */
+  attempts?: number;
+  backoffMs?: number;
+  /** Worker lock and stalled-check timing (ms); short values only in tests. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  onError?: (err: Error, context: string) => void;
+}
+
+export interface AddOptions {
+  /** Business key: adding the same id twice is a no-op while the job exists. */
+  jobId: string;
+  correlationId?: string;
+  delayMs?: number;
+}
+
+export interface ConsumeOptions {
+  concurrency?: number;
+  /** Queue-wide rate limit: at most `max` job starts per `durationMs`. */
+  limiter?: { max: number; durationMs: number };
+}
+
+export type JobHandler<Q extends QueueName> = (
+  envelope: Envelope<Q>,
+  job: { id: string; attemptsMade: number; attemptsStarted: number },
+) => Promise<void>;
+
+export interface Producer<Q extends QueueName> {
+  add(data: JobData<Q>, options: AddOptions): Promise<string>;
+}
+
+/**
+ * A service's view of the queues: it may only produce to and consume from what the access
+ * matrix grants it, every payload is validated against the queue's contract, and every
+ * consumed queue must have exactly one handler before `start()`.
+ */
+export class Messaging {
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly handlers = new Map<
+    QueueName,
+    { handler: JobHandler<QueueName>; options: ConsumeOptions }
+  >();
+  private readonly workers: Worker[] = [];
+  private readonly connections: Redis[] = [];
+  private started = false;
+
+  constructor(private readonly options: MessagingOptions) {}
+
+  get service(): ServiceName {
+    return this.options.service;
+  }
+
+  private connectionOptions(forWorker: boolean): RedisOptions {
+    const { host, port, username, password } = this.options.redis;
+    return {
+      host,
+      port,
+      username: username ?? this.options.service,
+      password,
+      // workers wait for Redis forever; producers (HTTP paths) fail fast
+      maxRetriesPerRequest: forWorker ? null : 1,
+      enableOfflineQueue: forWorker,
+      connectionName: this.options.service,
+    };
+  }
+
+  private connection(forWorker: boolean): Redis {
+    const conn = new Redis(this.connectionOptions(forWorker));
+    conn.on('error', (err) => this.options.onError?.(err, 'redis'));
+    this.connections.push(conn);
+    return conn;
+  }
+
+  producer<Q extends QueueName>(queue: Q): Producer<Q> {
+    if (!grantOf(this.service).queues.produces.includes(queue)) {
+      throw new MessagingError(
+        'QUEUE_NOT_GRANTED',
+        `${this.service} may not produce to queue "${queue}": the access matrix does not grant it`,
+      );
+    }
+    const q = this.queue(queue);
+    return {
+      add: async (data, opts) => {
+        const envelope = this.wrap(queue, data, opts.correlationId);
+        const added = await q.add(CONTRACTS[queue].type, envelope, {
+          jobId: opts.jobId,
+          delay: opts.delayMs,
+        });
+        return added.id ?? opts.jobId;
+      },
+    };
+  }
+
+  /** Validates and wraps a payload; exported behaviour for tests and HTTP edges. */
+  wrap<Q extends QueueName>(queue: Q, data: JobData<Q>, correlationId?: string): Envelope<Q> {
+    const envelope = {
+      id: `evt_${randomUUID()}`,
+      type: CONTRACTS[queue].type,
+      version: CONTRACTS[queue].version,
+      occurredAt: new Date().toISOString(),
+      correlationId: correlationId ?? `cor_${randomUUID()}`,
+      data,
+    };
+    const parsed = envelopeSchema(queue).safeParse(envelope);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new MessagingError('CONTRACT_VIOLATION', `invalid ${queue} job: ${detail}`);
+    }
+    const secret = findSecretShape(envelope.data);
+    if (secret) {
+      throw new MessagingError(
+        'SECRET_IN_PAYLOAD',
+        `refusing to enqueue ${queue} job: ${secret.path} looks like ${secret.shape}; job data is stored in plain text`,
+      );
+    }
+    return parsed.data as Envelope<Q>;
+  }
+
+  consume<Q extends QueueName>(
+    queue: Q,
+    handler: JobHandler<Q>,
+    options: ConsumeOptions = {},
+  ): void {
+    if (!grantOf(this.service).queues.consumes.includes(queue)) {
+      throw new MessagingError(
+        'QUEUE_NOT_GRANTED',
+        `${this.service} may not consume queue "${queue}": the access matrix does not grant it`,
+      );
+    }
+    if (this.handlers.has(queue)) {
+      throw new MessagingError(
+        'HANDLER_DUPLICATE',
+        `queue "${queue}" already has a handler in ${this.service}`,
+      );
+    }
+    this.handlers.set(queue, { handler: handler as JobHandler<QueueName>, options });
+  }
+
+  /** Starts the workers. Every consumed queue must have exactly one handler. */
+  async start(): Promise<void> {
+    const missing = grantOf(this.service).queues.consumes.filter((q) => !this.handlers.has(q));
+    if (missing.length > 0) {
+      throw new MessagingError(
+        'HANDLER_MISSING',
+        `${this.service} consumes ${missing.join(', ')} but registered no handler for it`,
+      );
+    }
+    if (this.started) return;
+    this.started = true;
+    for (const [queue, { handler, options }] of this.handlers) {
+      this.workers.push(this.worker(queue, handler, options));
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  private worker(
+    queue: QueueName,
+    handler: JobHandler<QueueName>,
+    options: ConsumeOptions,
+  ): Worker {
+    const schema = envelopeSchema(queue);
+    const worker: Worker = new Worker(
+      queue,
+      async (job: Job, token?: string) => {
+        const parsed = schema.safeParse(job.data);
+        if (!parsed.success) {
+          throw new UnrecoverableError(`job ${job.id} does not match the ${queue} contract`);
+        }
+        try {
+          await handler(parsed.data as Envelope<QueueName>, {
+            id: String(job.id),
+            attemptsMade: job.attemptsMade,
+            attemptsStarted: job.attemptsStarted,
+          });
+        } catch (err) {
+          if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+          if (err instanceof RescheduleJobError) {
+            await job.moveToDelayed(Date.now() + err.delayMs, token);
+            throw new DelayedError();
+          }
+          throw err;
+        }
+      },
+      {
+        connection: this.connection(true),
+        prefix: this.options.prefix,
+        concurrency: options.concurrency ?? 4,
+        limiter: options.limiter
+          ? { max: options.limiter.max, duration: options.limiter.durationMs }
+          : undefined,
+        lockDuration: this.options.lockDurationMs ?? 30_000,
+        stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 3,
+        removeOnComplete: { age: 3600, count: 10_000 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    );
+    worker.on('error', (err) => this.options.onError?.(err, `worker:${queue}`));
+    return worker;
+  }
+
+  private queue(queue: QueueName): Queue {
+    let q = this.queues.get(queue);
+    if (!q) {
+      q = new Queue(queue, {
+        connection: this.connection(false),
+        prefix: this.options.prefix,
+        defaultJobOptions: {
+          attempts: this.options.attempts ?? 8,
+          backoff: { type: 'exponential', delay: this.options.backoffMs ?? 1000, jitter: 0.5 },
+          removeOnComplete: { age: 3600, count: 10_000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      });
+      q.on('error', (err) => this.options.onError?.(err, `queue:${queue}`));
+      this.queues.set(queue, q);
+    }
+    return q;
+  }
+
+  /** Counts per state of a queue this service touches (readiness, tests, the demo). */
+  async counts(queue: QueueName): Promise<Record<string, number>> {
+    return this.queue(queue).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed');
+  }
+
+  async ping(): Promise<void> {
+    const conn = this.connections[0] ?? this.connection(false);
+    await conn.ping();
+  }
+
+  /** Workers first (in-flight jobs finish), then queues, then sockets. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.close()));
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+    for (const c of this.connections.splice(0)) c.disconnect();
+  }
+}
+
+export const createMessaging = (options: MessagingOptions) => new Messaging(options);

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { SERVICE_NAMES, type ServiceName, queueKeyPattern, queuesOf } from '@lpi/access-matrix';
+
+/**
+ * Everything BullMQ sends as a client or from inside its Lua scripts (Redis 7 checks both),
+ * verified by the ACL conformance test in this lib. Deliberately absent: SCAN, KEYS,
+ * RANDOMKEY, DBSIZE, FLUSH*, CONFIG, DEBUG, SCRIPT, FUNCTION, MONITOR, SLOWLOG, CLIENT (but
+ * SETNAME), SELECT, pub/sub.
+ */
+export const BULLMQ_COMMANDS = [
+  'ping',
+  'quit',
+  'info',
+  'client|setname',
+  'bzpopmin',
+  'xread',
+  'eval',
+  'evalsha',
+  'multi',
+  'exec',
+  'del',
+  'exists',
+  'get',
+  'set',
+  'incr',
+  'pexpire',
+  'persist',
+  'pttl',
+  'rename',
+  'type',
+  'hdel',
+  'hexists',
+  'hget',
+  'hgetall',
+  'hincrby',
+  'hlen',
+  'hmget',
+  'hmset',
+  'hset',
+  'hscan',
+  'lindex',
+  'llen',
+  'lpop',
+  'lpos',
+  'lpush',
+  'lrange',
+  'lrem',
+  'lset',
+  'ltrim',
+  'rpop',
+  'rpoplpush',
+  'rpush',
+  'sadd',
+  'scard',
+  'sismember',
+  'smembers',
+  'srem',
+  'sscan',
+  'xadd',
+  'xtrim',
+  'zadd',
+  'zcard',
+  'zcount',
+  'zpopmin',
+  'zrange',
+  'zrangebyscore',
+  'zrem',
+  'zremrangebyrank',
+  'zremrangebyscore',
+  'zrevrange',
+  'zrevrangebyscore',
+  'zscore',
+] as const;
+
+export interface RedisAclOptions {
+  /** One password per service; only their SHA-256 lands in the file. */
+  passwords: Readonly<Record<ServiceName, string>>;
+  /** An operator user with full rights (tests, the demo's checks). Omit in production. */
+  admin?: { username: string; password: string };
+  prefix?: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** One ACL line per service: its own queues' keys, the BullMQ command allow-list, nothing else. */
+export function aclLineFor(service: ServiceName, passwordSha256: string, prefix = 'bull'): string {
+  const keys = queuesOf(service).map((q) => `~${queueKeyPattern(q, prefix)}`);
+  return [
+    `user ${service} on #${passwordSha256}`,
+    'resetkeys resetchannels',
+    ...keys,
+    '-@all',
+    ...BULLMQ_COMMANDS.map((c) => `+${c}`),
+  ].join(' ');
+}
+
+/** The users.acl file for Redis, generated from the access matrix. Holds no plaintext secret. */
+export function renderRedisAcl({ passwords, admin, prefix = 'bull' }: RedisAclOptions): string {
+  // Redis ACL files accept no comments: the first line is already a user
+  const lines = ['user default off resetkeys -@all'];
+  if (admin) lines.push(`user ${admin.username} on #${sha256(admin.password)} ~* &* +@all`);
+  for (const service of SERVICE_NAMES)
+    lines.push(aclLineFor(service, sha256(passwords[service]), prefix));
+  return `${lines.join('\n')}\n`;
+}
