@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication, NestApplicationOptions, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, NestApplicationOptions, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
@@ -9,7 +9,7 @@ import { scrubSecrets } from './redaction';
 
 export interface StartOptions {
   service: string;
-  module: Type<unknown> | Promise<unknown>;
+  module: Type<unknown> | DynamicModule;
   port: number;
   host?: string;
   httpsOptions?: NestApplicationOptions['httpsOptions'];

@@ -2,3 +2,5 @@ export * from './ports';
 export * from './redis-server';
 export * from './dev-pki';
 export * from './ts-process';
+export * from './https-client';
+export * from './sandbox';

@@ -49,16 +49,24 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
     proc.stderr?.on('data', onData);
     const exited = new Promise<never>((_, reject) =>
       proc.once('exit', (code, signal) =>
-        reject(new Error(`${options.name} exited during start-up (code ${code}, signal ${signal}):\n${out.slice(-2000)}`)),
+        reject(
+          new Error(
+            `${options.name} exited during start-up (code ${code}, signal ${signal}):\n${out.slice(-2000)}`,
+          ),
+        ),
       ),
     );
     exited.catch(() => undefined);
     await Promise.race([
       exited,
-      waitFor(`${options.name} to become ready`, async () => ((await options.ready()) ? true : undefined), {
-        timeoutMs: options.readyTimeoutMs ?? 30_000,
-        intervalMs: 100,
-      }),
+      waitFor(
+        `${options.name} to become ready`,
+        async () => ((await options.ready()) ? true : undefined),
+        {
+          timeoutMs: options.readyTimeoutMs ?? 30_000,
+          intervalMs: 100,
+        },
+      ),
     ]);
   };
 

@@ -1,0 +1,266 @@
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import { PROVIDER_SCOPES } from '@lpi/access-matrix';
+import type { ClientRegistry } from './client-registry';
+import type { FaultState } from './faults';
+import type { SandboxConfig } from './sandbox.config';
+
+interface RefreshRecord {
+  clientId: string;
+  scope: string;
+  x5t?: string;
+  expiresAt: number;
+}
+
+const thumbprint = (cert: X509Certificate) =>
+  createHash('sha256').update(cert.raw).digest('base64url');
+
+function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
+  const socket = ctx.req.socket as TLSSocket;
+  const cert = socket.getPeerX509Certificate?.();
+  return cert ?? undefined;
+}
+
+/**
+ * The authorization server: oidc-provider, client credentials only, JWT access tokens bound
+ * to the client certificate. Two documented extensions on top of the library:
+ * - strict scopes: a missing or unknown scope is `invalid_scope` (oidc-provider would drop it);
+ * - seed-002 refresh tokens for clients registered with `refresh_tokens`.
+ * Secret rotation (two valid secrets) is handled before client authentication.
+ */
+export function createAuthorizationServer(
+  config: SandboxConfig,
+  registry: ClientRegistry,
+  faults: FaultState,
+  signingJwk: Record<string, unknown>,
+  log: Logger,
+): { provider: Provider; server: Server } {
+  const refreshTokens = new Map<string, RefreshRecord>();
+  const resourceServerInfo = {
+    scope: PROVIDER_SCOPES.join(' '),
+    audience: config.audience,
+    accessTokenTTL: config.SANDBOX_TOKEN_TTL_SECONDS,
+    accessTokenFormat: 'jwt' as const,
+    jwt: { sign: { alg: 'ES256' as const } },
+  };
+
+  const memory = new Map<string, unknown>();
+  class Adapter {
+    constructor(private readonly model: string) {}
+    async upsert(id: string, payload: unknown) {
+      memory.set(`${this.model}:${id}`, payload);
+    }
+    async find(id: string) {
+      if (this.model === 'Client') return registry.metadata(id);
+      return memory.get(`${this.model}:${id}`);
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async findByUid() {
+      return undefined;
+    }
+    async consume() {}
+    async destroy(id: string) {
+      memory.delete(`${this.model}:${id}`);
+    }
+    async revokeByGrantId() {}
+  }
+
+  const provider = new Provider(config.issuer, {
+    adapter: Adapter as never,
+    jwks: { keys: [signingJwk] },
+    scopes: [...PROVIDER_SCOPES],
+    responseTypes: [],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'tls_client_auth'],
+    clientDefaults: {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    ttl: { ClientCredentials: () => config.SANDBOX_TOKEN_TTL_SECONDS },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      dPoP: { enabled: false },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => config.audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx: KoaContextWithOIDC, resource: string) => {
+          if (resource !== config.audience) throw new errors.InvalidTarget();
+          const requested = String(ctx.oidc.params?.scope ?? '')
+            .split(' ')
+            .filter(Boolean);
+          if (requested.length === 0)
+            throw new errors.InvalidScope('scope parameter is required', '');
+          const unknown = requested.filter(
+            (s) => !(PROVIDER_SCOPES as readonly string[]).includes(s),
+          );
+          if (unknown.length)
+            throw new errors.InvalidScope('requested scope is not supported', unknown.join(' '));
+          return resourceServerInfo;
+        },
+      },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        getCertificate: (ctx: KoaContextWithOIDC) => peerCertificate(ctx),
+        certificateAuthorized: (ctx: KoaContextWithOIDC) =>
+          (ctx.req.socket as TLSSocket).authorized === true,
+        certificateSubjectMatches: (
+          ctx: KoaContextWithOIDC,
+          property: string,
+          expected: string,
+        ) => {
+          const cert = peerCertificate(ctx);
+          if (!cert || property !== 'tls_client_auth_subject_dn') return false;
+          return cert.subject.split('\n').join(',') === expected;
+        },
+      },
+    },
+  } as never);
+
+  // seed-002 extension: refresh_token grant for clients registered for it
+  provider.registerGrantType(
+    'refresh_token',
+    async (ctx: KoaContextWithOIDC) => {
+      const { client } = ctx.oidc;
+      const presented = String(ctx.oidc.params?.refresh_token ?? '');
+      const record = refreshTokens.get(presented);
+      if (!client || !record || record.clientId !== client.clientId) {
+        throw new errors.InvalidGrant('refresh token is invalid or was issued to another client');
+      }
+      if (record.expiresAt <= Date.now()) {
+        refreshTokens.delete(presented);
+        throw new errors.InvalidGrant('refresh token has expired');
+      }
+      const cert = peerCertificate(ctx);
+      if (record.x5t && (!cert || thumbprint(cert) !== record.x5t)) {
+        throw new errors.InvalidGrant('refresh token is bound to another client certificate');
+      }
+      const token = new provider.ClientCredentials({ client, scope: record.scope });
+      token.resourceServer = new provider.ResourceServer(config.audience, resourceServerInfo);
+      if (cert) token.setThumbprint('x5t', cert);
+      const value = await token.save();
+      ctx.body = {
+        access_token: value,
+        expires_in: token.expiration,
+        token_type: 'Bearer',
+        scope: record.scope,
+      };
+    },
+    ['refresh_token', 'scope'],
+  );
+
+  provider.on(
+    'grant.error',
+    (
+      ctx: KoaContextWithOIDC,
+      err: { error?: string; error_description?: string; error_detail?: string },
+    ) => {
+      log.warn(
+        {
+          client_id: ctx.oidc?.client?.clientId ?? ctx.oidc?.params?.client_id,
+          error: err.error,
+          reason: err.error_detail ?? err.error_description,
+        },
+        'token request refused',
+      );
+    },
+  );
+  provider.on('server_error', (_ctx: unknown, err: Error) =>
+    log.error({ err }, 'authorization server error'),
+  );
+
+  // before oidc-provider: fault injection, rotation window; after: refresh token issuance
+  provider.use(async (ctx, next) => {
+    const isToken = ctx.path === '/token' && ctx.method === 'POST';
+    if (isToken && faults.tokenEndpointDown) {
+      ctx.status = 503;
+      ctx.set('Retry-After', '1');
+      ctx.body = {
+        error: 'temporarily_unavailable',
+        error_description: 'token endpoint is down (injected fault)',
+      };
+      return;
+    }
+    if (isToken) await acceptPreviousSecret(ctx, registry);
+    await next();
+    if (isToken && ctx.status === 200 && ctx.oidc?.params?.grant_type === 'client_credentials') {
+      const clientId = ctx.oidc.client?.clientId;
+      const record = clientId ? registry.active(clientId) : undefined;
+      if (record?.refresh_tokens) {
+        const body = ctx.body as Record<string, unknown>;
+        const value = `rt_${randomBytes(32).toString('base64url')}`;
+        const cert = peerCertificate(ctx);
+        refreshTokens.set(value, {
+          clientId: record.client_id,
+          scope: String(body.scope ?? ''),
+          x5t: cert ? thumbprint(cert) : undefined,
+          expiresAt: Date.now() + config.SANDBOX_REFRESH_TOKEN_TTL_SECONDS * 1000,
+        });
+        ctx.body = { ...body, refresh_token: value };
+      }
+    }
+  });
+
+  const server = createServer(
+    {
+      cert: config.tls.cert,
+      key: config.tls.key,
+      ca: config.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    provider.callback(),
+  );
+  return { provider, server };
+}
+
+/**
+ * Rotation window: a client may authenticate with its previous secret until it is retired.
+ * oidc-provider knows one secret per client, so a request carrying the previous one is
+ * rewritten to the current one before client authentication runs.
+ */
+async function acceptPreviousSecret(
+  ctx: KoaContextWithOIDC,
+  registry: ClientRegistry,
+): Promise<void> {
+  const raw = await new Promise<string>((resolve, reject) => {
+    let data = '';
+    ctx.req.setEncoding('utf8');
+    ctx.req.on('data', (chunk: string) => {
+      data += chunk;
+      if (data.length > 64 * 1024) reject(new errors.InvalidRequest('request body too large'));
+    });
+    ctx.req.on('end', () => resolve(data));
+    ctx.req.on('error', reject);
+  });
+  const form = Object.fromEntries(new URLSearchParams(raw));
+  const auth = ctx.get('authorization');
+  if (auth.startsWith('Basic ')) {
+    const decoded = Buffer.from(auth.slice(6), 'base64').toString();
+    const sep = decoded.indexOf(':');
+    const id = decodeURIComponent(decoded.slice(0, sep));
+    const secret = decodeURIComponent(decoded.slice(sep + 1));
+    if (registry.matchSecret(id, secret) === 'previous') {
+      const current = registry.get(id)?.secrets.current ?? '';
+      ctx.req.headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(current)}`).toString('base64')}`;
+    }
+  } else if (
+    form.client_id &&
+    form.client_secret &&
+    registry.matchSecret(form.client_id, form.client_secret) === 'previous'
+  ) {
+    form.client_secret = registry.get(form.client_id)?.secrets.current ?? '';
+  }
+  (ctx.req as unknown as { body: Record<string, string> }).body = form;
+}

@@ -1,0 +1,147 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  PROVIDER_SCOPES,
+  type ProviderScope,
+  type TokenEndpointAuthMethod,
+} from '@lpi/access-matrix';
+import { AppError } from '@lpi/service-bootstrap';
+
+export interface ClientRegistration {
+  scopes: ProviderScope[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  tls_client_auth_subject_dn?: string;
+  refresh_tokens?: boolean;
+  certificate_bound?: boolean;
+}
+
+interface ClientRecord extends Required<Omit<ClientRegistration, 'tls_client_auth_subject_dn'>> {
+  client_id: string;
+  tls_client_auth_subject_dn?: string;
+  secrets: { current: string; previous?: string };
+  disabled: boolean;
+  /** Tokens issued before this instant are refused by the API (revocation of JWTs). */
+  notBefore: number;
+}
+
+const newSecret = () => randomBytes(32).toString('base64url');
+
+export function equalSecrets(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The provider's client registry: what the admin API writes and the AS and API read. */
+export class ClientRegistry {
+  private readonly clients = new Map<string, ClientRecord>();
+
+  /** Idempotent: an unchanged registration returns no secret; a new client gets one, once. */
+  upsert(clientId: string, reg: ClientRegistration): { created: boolean; client_secret?: string } {
+    validateRegistration(clientId, reg);
+    const existing = this.clients.get(clientId);
+    const fields = {
+      scopes: [...new Set(reg.scopes)].sort() as ProviderScope[],
+      token_endpoint_auth_method: reg.token_endpoint_auth_method,
+      tls_client_auth_subject_dn: reg.tls_client_auth_subject_dn,
+      refresh_tokens: reg.refresh_tokens ?? false,
+      certificate_bound: reg.certificate_bound ?? true,
+    };
+    if (existing) {
+      Object.assign(existing, fields);
+      return { created: false };
+    }
+    const secret = newSecret();
+    this.clients.set(clientId, {
+      client_id: clientId,
+      ...fields,
+      secrets: { current: secret },
+      disabled: false,
+      notBefore: 0,
+    });
+    return { created: true, client_secret: secret };
+  }
+
+  get(clientId: string): ClientRecord | undefined {
+    return this.clients.get(clientId);
+  }
+
+  active(clientId: string): ClientRecord | undefined {
+    const c = this.clients.get(clientId);
+    return c && !c.disabled ? c : undefined;
+  }
+
+  rotateSecret(clientId: string): string {
+    const c = this.require(clientId);
+    const next = newSecret();
+    c.secrets = { current: next, previous: c.secrets.current };
+    return next;
+  }
+
+  retirePreviousSecret(clientId: string): void {
+    this.require(clientId).secrets.previous = undefined;
+  }
+
+  disable(clientId: string): void {
+    this.require(clientId).disabled = true;
+  }
+
+  revokeTokensIssuedBefore(when: number): void {
+    for (const c of this.clients.values()) c.notBefore = when;
+  }
+
+  /** Which registered secret (if any) the presented one is. */
+  matchSecret(clientId: string, presented: string): 'current' | 'previous' | undefined {
+    const c = this.active(clientId);
+    if (!c) return undefined;
+    if (equalSecrets(presented, c.secrets.current)) return 'current';
+    if (c.secrets.previous && equalSecrets(presented, c.secrets.previous)) return 'previous';
+    return undefined;
+  }
+
+  /** Client metadata in oidc-provider's format. */
+  metadata(clientId: string): Record<string, unknown> | undefined {
+    const c = this.active(clientId);
+    if (!c) return undefined;
+    return {
+      client_id: c.client_id,
+      client_secret:
+        c.token_endpoint_auth_method === 'tls_client_auth' ? undefined : c.secrets.current,
+      grant_types: c.refresh_tokens
+        ? ['client_credentials', 'refresh_token']
+        : ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: c.scopes.join(' '),
+      token_endpoint_auth_method: c.token_endpoint_auth_method,
+      tls_client_auth_subject_dn: c.tls_client_auth_subject_dn,
+      tls_client_certificate_bound_access_tokens: c.certificate_bound,
+    };
+  }
+
+  private require(clientId: string): ClientRecord {
+    const c = this.clients.get(clientId);
+    if (!c) throw new AppError(404, 'not_found_error', 'client_not_found', `no client ${clientId}`);
+    return c;
+  }
+}
+
+function validateRegistration(clientId: string, reg: ClientRegistration): void {
+  const bad = (message: string) =>
+    new AppError(400, 'invalid_request_error', 'invalid_registration', message);
+  if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(clientId))
+    throw bad('client_id must be lowercase letters, digits and dashes');
+  if (!Array.isArray(reg.scopes) || reg.scopes.length === 0)
+    throw bad('scopes must be a non-empty array');
+  const unknown = reg.scopes.filter((s) => !(PROVIDER_SCOPES as readonly string[]).includes(s));
+  if (unknown.length) throw bad(`unknown scopes: ${unknown.join(' ')}`);
+  if (
+    !['client_secret_basic', 'client_secret_post', 'tls_client_auth'].includes(
+      reg.token_endpoint_auth_method,
+    )
+  )
+    throw bad(
+      'token_endpoint_auth_method must be client_secret_basic, client_secret_post or tls_client_auth',
+    );
+  if (reg.token_endpoint_auth_method === 'tls_client_auth' && !reg.tls_client_auth_subject_dn)
+    throw bad('tls_client_auth needs tls_client_auth_subject_dn');
+}

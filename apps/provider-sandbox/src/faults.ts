@@ -1,0 +1,17 @@
+/** Injected faults, set through the admin API; drills use them to break the provider on purpose. */
+export class FaultState {
+  tokenEndpointDown = false;
+  apiStatus?: { status: number; remaining: number };
+
+  /** Takes one injected API failure, if any is pending. */
+  takeApiFailure(): number | undefined {
+    if (!this.apiStatus || this.apiStatus.remaining <= 0) return undefined;
+    this.apiStatus.remaining -= 1;
+    return this.apiStatus.status;
+  }
+
+  clear(): void {
+    this.tokenEndpointDown = false;
+    this.apiStatus = undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import 'reflect-metadata';
+import { exportJWK, generateKeyPair } from 'jose';
+import { createLogger, runMain, startService } from '@lpi/service-bootstrap';
+import { createAuthorizationServer } from './authorization-server';
+import { ClientRegistry } from './client-registry';
+import { FaultState } from './faults';
+import { IdempotencyStore, Ledger, RateLimiter } from './ledger';
+import { readSandboxConfig } from './sandbox.config';
+import { SandboxModule } from './sandbox.module';
+import { SandboxState } from './state';
+import { WebhookDispatcher } from './webhooks';
+
+runMain('provider-sandbox', async () => {
+  const config = readSandboxConfig();
+  const log = createLogger({ service: 'provider-sandbox', level: config.LOG_LEVEL });
+
+  // a fresh signing key per run: nothing to commit, nothing to leak
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = `sandbox-es256-${Date.now()}`;
+  const signingJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+
+  const registry = new ClientRegistry();
+  const faults = new FaultState();
+  const webhooks = new WebhookDispatcher(log, config.SANDBOX_WEBHOOK_RETRY_BASE_MS);
+  const state = new SandboxState(
+    config,
+    registry,
+    new Ledger(),
+    new IdempotencyStore(),
+    new RateLimiter(config.SANDBOX_RATE_LIMIT_PER_MINUTE),
+    webhooks,
+    faults,
+    publicJwk,
+    log,
+  );
+
+  const { server: asServer } = createAuthorizationServer(config, registry, faults, signingJwk, log);
+  await new Promise<void>((resolve, reject) => {
+    asServer.once('error', reject);
+    asServer.listen(config.SANDBOX_AS_PORT, config.SANDBOX_HOST, resolve);
+  });
+
+  const api = await startService({
+    service: 'provider-sandbox',
+    module: SandboxModule.create(state),
+    port: config.SANDBOX_API_PORT,
+    host: config.SANDBOX_HOST,
+    httpsOptions: {
+      cert: config.tls.cert,
+      key: config.tls.key,
+      ca: config.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+  });
+
+  const shutdown = () => {
+    webhooks.close();
+    asServer.close();
+    void api.close().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  log.info(
+    { issuer: config.issuer, apiBaseUrl: config.apiBaseUrl, audience: config.audience },
+    'sandbox ready',
+  );
+});
