@@ -192,7 +192,26 @@ export function createAuthorizationServer(
       };
       return;
     }
-    if (isToken) await acceptPreviousSecret(ctx, registry);
+    if (isToken) {
+      const mismatch = await preAuthenticate(ctx, registry);
+      if (mismatch) {
+        log.warn(
+          {
+            client_id: mismatch,
+            error: 'invalid_client',
+            reason: 'authentication method does not match the registration',
+          },
+          'token request refused',
+        );
+        ctx.status = 401;
+        ctx.body = {
+          error: 'invalid_client',
+          error_description:
+            'the provided authentication mechanism does not match the registered client authentication method',
+        };
+        return;
+      }
+    }
     await next();
     if (isToken && ctx.status === 200 && ctx.oidc?.params?.grant_type === 'client_credentials') {
       const clientId = ctx.oidc.client?.clientId;
@@ -226,14 +245,17 @@ export function createAuthorizationServer(
 }
 
 /**
- * Rotation window: a client may authenticate with its previous secret until it is retired.
- * oidc-provider knows one secret per client, so a request carrying the previous one is
- * rewritten to the current one before client authentication runs.
+ * Runs before oidc-provider's client authentication:
+ * - strict methods: oidc-provider accepts a secret by Basic or in the body interchangeably; a
+ *   strict provider accepts only the registered method (returns the client id on mismatch);
+ * - rotation window: a client may authenticate with its previous secret until it is retired.
+ *   oidc-provider knows one secret per client, so a request carrying the previous one is
+ *   rewritten to the current one.
  */
-async function acceptPreviousSecret(
+async function preAuthenticate(
   ctx: KoaContextWithOIDC,
   registry: ClientRegistry,
-): Promise<void> {
+): Promise<string | undefined> {
   const raw = await new Promise<string>((resolve, reject) => {
     let data = '';
     ctx.req.setEncoding('utf8');
@@ -251,16 +273,19 @@ async function acceptPreviousSecret(
     const sep = decoded.indexOf(':');
     const id = decodeURIComponent(decoded.slice(0, sep));
     const secret = decodeURIComponent(decoded.slice(sep + 1));
+    const method = registry.active(id)?.token_endpoint_auth_method;
+    if (method && method !== 'client_secret_basic') return id;
     if (registry.matchSecret(id, secret) === 'previous') {
       const current = registry.get(id)?.secrets.current ?? '';
       ctx.req.headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(current)}`).toString('base64')}`;
     }
-  } else if (
-    form.client_id &&
-    form.client_secret &&
-    registry.matchSecret(form.client_id, form.client_secret) === 'previous'
-  ) {
-    form.client_secret = registry.get(form.client_id)?.secrets.current ?? '';
+  } else if (form.client_id && form.client_secret) {
+    const method = registry.active(form.client_id)?.token_endpoint_auth_method;
+    if (method && method !== 'client_secret_post') return form.client_id;
+    if (registry.matchSecret(form.client_id, form.client_secret) === 'previous') {
+      form.client_secret = registry.get(form.client_id)?.secrets.current ?? '';
+    }
   }
   (ctx.req as unknown as { body: Record<string, string> }).body = form;
+  return undefined;
 }
