@@ -122,7 +122,7 @@ export class AdminController {
     if (f.token_endpoint) this.state.faults.tokenEndpointDown = f.token_endpoint === 'down';
     if (f.api_status)
       this.state.faults.apiStatus = { status: f.api_status.status, remaining: f.api_status.count };
-    if (f.revoke_tokens_issued_before) this.state.registry.revokeTokensIssuedBefore(Date.now());
+    if (f.revoke_tokens_issued_before) this.state.registry.revokeAllIssued();
     this.state.log.warn({ faults: f }, 'fault injected');
     return { ok: true };
   }

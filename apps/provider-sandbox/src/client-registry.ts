@@ -19,8 +19,6 @@ interface ClientRecord extends Required<Omit<ClientRegistration, 'tls_client_aut
   tls_client_auth_subject_dn?: string;
   secrets: { current: string; previous?: string };
   disabled: boolean;
-  /** Tokens issued before this instant are refused by the API (revocation of JWTs). */
-  notBefore: number;
 }
 
 const newSecret = () => randomBytes(32).toString('base64url');
@@ -56,7 +54,6 @@ export class ClientRegistry {
       ...fields,
       secrets: { current: secret },
       disabled: false,
-      notBefore: 0,
     });
     return { created: true, client_secret: secret };
   }
@@ -85,8 +82,21 @@ export class ClientRegistry {
     this.require(clientId).disabled = true;
   }
 
-  revokeTokensIssuedBefore(when: number): void {
-    for (const c of this.clients.values()) c.notBefore = when;
+  private readonly issuedJtis = new Set<string>();
+  private readonly revokedJtis = new Set<string>();
+
+  /** JWTs cannot be revoked at the AS, so the API keeps its own list (admin fault hook). */
+  recordIssued(jti: string): void {
+    this.issuedJtis.add(jti);
+  }
+
+  revokeAllIssued(): void {
+    for (const jti of this.issuedJtis) this.revokedJtis.add(jti);
+    this.issuedJtis.clear();
+  }
+
+  isRevoked(jti: string | undefined): boolean {
+    return jti !== undefined && this.revokedJtis.has(jti);
   }
 
   /** Which registered secret (if any) the presented one is. */

@@ -148,7 +148,7 @@ export class TokenGuard implements CanActivate {
 
     const client = this.state.registry.active(claims.client_id);
     if (!client) throw invalidToken('client is disabled');
-    if ((claims.iat ?? 0) * 1000 < client.notBefore) throw invalidToken('token revoked');
+    if (this.state.registry.isRevoked(claims.jti)) throw invalidToken('token revoked');
 
     const bound = claims.cnf?.['x5t#S256'];
     const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();

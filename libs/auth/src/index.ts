@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './credentials';
+export * from './metrics';
+export * from './token-manager';
+export * from './provider.client';
+export * from './auth.module';
