@@ -137,7 +137,7 @@ export class TokenManager {
     ) {
       this.metrics.cacheHits.inc({ client: name });
       this.metrics.secondsToExpiry.set({ client: name }, (entry.token.expiresAt - now) / 1000);
-      if (now >= entry.refreshAt) this.renew(state, key, scopes, resource, 'background');
+      if (now >= entry.refreshAt) void this.renew(state, key, scopes, resource, 'background');
       return entry.token;
     }
     return this.renew(state, key, scopes, resource, entry ? 'hard' : 'initial');
@@ -383,6 +383,22 @@ function describe(err: unknown): string {
 /** openid-client errors to our codes. Messages are rebuilt: never copied from responses. */
 export function mapError(err: unknown): AuthError {
   if (err instanceof AuthError) return err;
+  if (err instanceof oidc.WWWAuthenticateChallengeError) {
+    // a 401 with `WWW-Authenticate: Basic ... error="invalid_client"` arrives as a challenge
+    const oauthError = err.cause.find((c) => c.parameters.error)?.parameters.error;
+    if (oauthError === 'invalid_client' || err.status === 401) {
+      return new AuthError(
+        'INVALID_CLIENT',
+        `the authorization server refused the client (HTTP ${err.status})`,
+        { status: err.status, oauthError },
+      );
+    }
+    return new AuthError(
+      'TOKEN_REQUEST_REFUSED',
+      `the authorization server answered HTTP ${err.status}`,
+      { status: err.status, oauthError },
+    );
+  }
   if (err instanceof oidc.ResponseBodyError) {
     const status = err.status;
     switch (err.error) {
