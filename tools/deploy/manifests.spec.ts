@@ -1,0 +1,231 @@
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
+import { type K8sObject, kubectlAvailable, overlayNames, renderOverlay } from './render';
+
+type Validator = new (data: never) => { validate(): void };
+const SCHEMAS: Record<string, Validator> = {
+  'apps/v1/Deployment': Deployment as unknown as Validator,
+  'apps/v1/StatefulSet': StatefulSet as unknown as Validator,
+  'batch/v1/Job': Job as unknown as Validator,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as Validator,
+  'v1/ConfigMap': ConfigMap as unknown as Validator,
+  'v1/Service': Service as unknown as Validator,
+  'v1/ServiceAccount': ServiceAccount as unknown as Validator,
+};
+
+interface PodSpecLike {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: { runAsNonRoot?: boolean; seccompProfile?: { type?: string } };
+  containers: {
+    name: string;
+    env?: { name: string; value?: string }[];
+    securityContext?: {
+      allowPrivilegeEscalation?: boolean;
+      readOnlyRootFilesystem?: boolean;
+      capabilities?: { drop?: string[] };
+    };
+    resources?: { requests?: object; limits?: object };
+    livenessProbe?: { httpGet?: { path: string } };
+    readinessProbe?: { httpGet?: { path: string } };
+  }[];
+  volumes?: {
+    name: string;
+    projected?: { sources: { serviceAccountToken?: { audience?: string } }[] };
+  }[];
+}
+interface PeerLike {
+  podSelector?: { matchLabels?: Record<string, string> };
+  namespaceSelector?: { matchLabels?: Record<string, string> };
+  ipBlock?: { cidr: string };
+}
+interface NetworkPolicySpecLike {
+  podSelector: { matchLabels?: Record<string, string> };
+  policyTypes?: string[];
+  ingress?: { from?: PeerLike[]; ports?: { port?: number }[] }[];
+  egress?: { to?: PeerLike[]; ports?: { port?: number }[] }[];
+}
+
+const podSpecOf = (obj: K8sObject): PodSpecLike =>
+  (obj['spec'] as { template: { spec: PodSpecLike } }).template.spec;
+const find = (objects: K8sObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
+const policySpec = (objects: K8sObject[], name: string): NetworkPolicySpecLike => {
+  const policy = find(objects, 'NetworkPolicy', name);
+  if (!policy) throw new Error(`NetworkPolicy ${name} is missing`);
+  return policy['spec'] as NetworkPolicySpecLike;
+};
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job']);
+
+const describeIfKubectl = kubectlAvailable() ? describe : describe.skip;
+if (!kubectlAvailable())
+  console.warn('tools/deploy: kubectl not found, skipping the Kubernetes manifest checks');
+
+describeIfKubectl('deploy/k8s overlays', () => {
+  const overlays = overlayNames();
+  const rendered = new Map(overlays.map((o) => [o, renderOverlay(o)] as const));
+  const each = (name: string, fn: (objects: K8sObject[], overlay: string) => void) =>
+    it.each(overlays)(`${name} (%s)`, (overlay) => fn(rendered.get(overlay) ?? [], overlay));
+
+  it('the schema check rejects a broken object (it can fail)', () => {
+    const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: {} };
+    expect(() => new Deployment(broken as never).validate()).toThrow();
+  });
+
+  it('has the local and production overlays', () => {
+    expect(overlays).toEqual(['local', 'production']);
+  });
+
+  each('every object validates against the Kubernetes schema', (objects) => {
+    expect(objects.length).toBeGreaterThan(0);
+    for (const obj of objects) {
+      const Model = SCHEMAS[`${obj.apiVersion}/${obj.kind}`];
+      if (!Model) throw new Error(`no schema registered for ${obj.apiVersion}/${obj.kind}`);
+      expect(() => new Model(obj as never).validate()).not.toThrow();
+    }
+  });
+
+  each('one name everywhere: Deployment = Service = ServiceAccount = Vault role', (objects) => {
+    const roles = find(objects, 'ConfigMap', 'vault-auth-roles')?.['data'] as Record<
+      string,
+      string
+    >;
+    for (const service of SERVICE_NAMES) {
+      const deployment = find(objects, 'Deployment', service);
+      expect(deployment).toBeDefined();
+      expect(find(objects, 'Service', service)).toBeDefined();
+      expect(find(objects, 'ServiceAccount', service)).toBeDefined();
+      const pod = podSpecOf(deployment as K8sObject);
+      expect(pod.serviceAccountName).toBe(service);
+      const env = Object.fromEntries(pod.containers[0]?.env?.map((e) => [e.name, e.value]) ?? []);
+      expect(env['VAULT_K8S_ROLE']).toBe(service);
+      expect(env['PORT']).toBe(String(grantOf(service).http.port));
+      const role = JSON.parse(roles[`${service}.json`] ?? 'null') as {
+        bound_service_account_names: string[];
+        token_policies: string[];
+        audience: string;
+      };
+      expect(role.bound_service_account_names).toEqual([service]);
+      expect(role.token_policies).toEqual([service]);
+      expect(role.audience).toBe('vault');
+    }
+    const appDeployments = objects
+      .filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'provider-sandbox')
+      .map((o) => o.metadata.name)
+      .sort();
+    expect(appDeployments).toEqual([...SERVICE_NAMES].sort());
+    expect(Object.keys(roles).sort()).toEqual(SERVICE_NAMES.map((s) => `${s}.json`).sort());
+  });
+
+  each('every workload is hardened, probed and bounded', (objects) => {
+    for (const obj of objects.filter((o) => WORKLOADS.has(o.kind))) {
+      const pod = podSpecOf(obj);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.securityContext?.runAsNonRoot).toBe(true);
+      expect(pod.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+      for (const container of pod.containers) {
+        expect(container.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.resources?.requests).toBeDefined();
+        expect(container.resources?.limits).toBeDefined();
+      }
+    }
+  });
+
+  each(
+    'services probe /health/live and /health/ready and project only the Vault-audience token',
+    (objects) => {
+      for (const service of SERVICE_NAMES) {
+        const pod = podSpecOf(find(objects, 'Deployment', service) as K8sObject);
+        const [container] = pod.containers;
+        expect(container?.livenessProbe?.httpGet?.path).toBe('/health/live');
+        expect(container?.readinessProbe?.httpGet?.path).toBe('/health/ready');
+        const audiences = (pod.volumes ?? []).flatMap((v) =>
+          (v.projected?.sources ?? []).map((s) => s.serviceAccountToken?.audience),
+        );
+        expect(audiences).toEqual(['vault']);
+      }
+    },
+  );
+
+  each(
+    'Redis persists with appendonly, never evicts, and loads the ACL from a Secret',
+    (objects) => {
+      const redis = find(objects, 'StatefulSet', 'redis') as K8sObject;
+      const args = (podSpecOf(redis).containers[0] as { args?: string[] }).args ?? [];
+      expect(args.join(' ')).toContain('--appendonly yes');
+      expect(args.join(' ')).toContain('--maxmemory-policy noeviction');
+      expect(args.join(' ')).toContain('--aclfile');
+      expect(
+        (redis['spec'] as { volumeClaimTemplates?: unknown[] }).volumeClaimTemplates,
+      ).toHaveLength(1);
+      const volumes = podSpecOf(redis).volumes as { secret?: { secretName: string } }[];
+      expect(volumes.some((v) => v.secret?.secretName === 'redis-acl')).toBe(true);
+    },
+  );
+
+  each('network: default deny plus exactly the flows the access matrix implies', (objects) => {
+    expect(policySpec(objects, 'default-deny')).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+    });
+    const dns = policySpec(objects, 'allow-dns');
+    expect(dns.egress?.flatMap((e) => e.ports?.map((p) => p.port))).toEqual([53, 53]);
+    const redisIngress = policySpec(objects, 'redis').ingress ?? [];
+    expect(redisIngress).toHaveLength(1);
+    expect(redisIngress[0]?.from).toEqual([
+      { podSelector: { matchLabels: { 'lpi/tier': 'service' } } },
+    ]);
+
+    const peerFor = (caller: string): PeerLike =>
+      caller === 'edge'
+        ? { namespaceSelector: { matchLabels: { 'lpi/role': 'edge' } } }
+        : caller === 'provider'
+          ? { podSelector: { matchLabels: { 'lpi/role': 'provider' } } }
+          : { podSelector: { matchLabels: { app: caller } } };
+    for (const service of SERVICE_NAMES as readonly ServiceName[]) {
+      const { port, callers } = grantOf(service).http;
+      const spec = policySpec(objects, service);
+      expect(spec.podSelector.matchLabels).toEqual({ app: service });
+      expect(spec.ingress).toEqual([
+        { from: callers.map(peerFor), ports: [{ protocol: 'TCP', port }] },
+      ]);
+      const egressPorts = (spec.egress ?? []).map((e) => (e.ports ?? []).map((p) => p.port));
+      expect(egressPorts).toEqual([[6379], [8200], [443, 8443, 9443]]);
+    }
+    // Nothing but the declared policies exists: a new one must be added here on purpose.
+    const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
+    const expected = ['default-deny', 'allow-dns', 'redis', 'vault-auth-setup', ...SERVICE_NAMES];
+    const withSandbox = names.includes('provider-sandbox')
+      ? [...expected, 'provider-sandbox']
+      : expected;
+    expect(names.sort()).toEqual(withSandbox.sort());
+  });
+
+  it('only the local overlay ships the provider sandbox', () => {
+    expect(find(rendered.get('local') ?? [], 'Deployment', 'provider-sandbox')).toBeDefined();
+    expect(
+      find(rendered.get('production') ?? [], 'Deployment', 'provider-sandbox'),
+    ).toBeUndefined();
+  });
+
+  it('the sandbox may call only webhook-service, on its port', () => {
+    const spec = policySpec(rendered.get('local') ?? [], 'provider-sandbox');
+    expect(spec.egress).toEqual([
+      {
+        to: [{ podSelector: { matchLabels: { app: 'webhook-service' } } }],
+        ports: [{ protocol: 'TCP', port: grantOf('webhook-service').http.port }],
+      },
+    ]);
+  });
+
+  each('no Secret objects are rendered (secrets come from Vault at run time)', (objects) => {
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+});
