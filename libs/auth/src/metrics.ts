@@ -8,7 +8,25 @@ export class TokenMetrics {
   readonly cacheHits: Counter<'client'>;
   readonly secondsToExpiry: Gauge<'client'>;
 
+  private readonly hitProbes: (() => [string, number][])[] = [];
+  private readonly expiryProbes: (() => [string, number][])[] = [];
+
+  /**
+   * Cache hits are counted by the token manager in a plain integer (the hot path) and
+   * handed over here at scrape time as deltas.
+   */
+  onCollectHits(probe: () => [string, number][]): void {
+    this.hitProbes.push(probe);
+  }
+
+  /** Seconds to expiry are computed at scrape time, not on every call. */
+  onCollectExpiry(probe: () => [string, number][]): void {
+    this.expiryProbes.push(probe);
+  }
+
   constructor(readonly registry: Registry = new Registry()) {
+    const hitProbes = this.hitProbes;
+    const probes = this.expiryProbes;
     this.requests = new Counter({
       name: 'lpi_token_requests_total',
       help: 'token endpoint requests',
@@ -32,12 +50,19 @@ export class TokenMetrics {
       help: 'tokens served from the cache',
       labelNames: ['client'],
       registers: [registry],
+      collect() {
+        for (const probe of hitProbes)
+          for (const [client, n] of probe()) if (n > 0) this.inc({ client }, n);
+      },
     });
     this.secondsToExpiry = new Gauge({
       name: 'lpi_token_seconds_to_expiry',
       help: 'seconds until the cached token expires',
       labelNames: ['client'],
       registers: [registry],
+      collect() {
+        for (const probe of probes) for (const [client, s] of probe()) this.set({ client }, s);
+      },
     });
   }
 }

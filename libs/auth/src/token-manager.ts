@@ -82,8 +82,14 @@ interface ClientState {
   configs: Map<ClientCredential, oidc.Configuration>;
   cache: Map<string, CacheEntry>;
   inflight: Map<string, Promise<AccessToken>>;
+  defaultScopes: string[];
+  defaultKey: string;
+  hits: number;
   refusedUntil?: { until: number; error: AuthError };
 }
+
+const cacheKey = (sortedScopes: readonly string[], resource?: string) =>
+  `${sortedScopes.join(' ')}|${resource ?? ''}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,8 +114,12 @@ export class TokenManager {
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics ?? new TokenMetrics();
     for (const c of options.clients) {
+      const defaultScopes = [...c.scopes].sort();
       this.clients.set(c.name, {
         config: c,
+        defaultScopes,
+        defaultKey: cacheKey(defaultScopes, c.resource),
+        hits: 0,
         authMethod: c.authMethod ?? 'client_secret_basic',
         agents: new Map(),
         configs: new Map(),
@@ -117,6 +127,21 @@ export class TokenManager {
         inflight: new Map(),
       });
     }
+    this.metrics.onCollectHits(() =>
+      [...this.clients.values()].map((s): [string, number] => {
+        const n = s.hits;
+        s.hits = 0;
+        return [s.config.name, n];
+      }),
+    );
+    this.metrics.onCollectExpiry(() =>
+      [...this.clients.values()].flatMap((s) =>
+        [...s.cache.values()].map((e): [string, number] => [
+          s.config.name,
+          (e.token.expiresAt - this.clock.now()) / 1000,
+        ]),
+      ),
+    );
   }
 
   /** A token for the named client. Served from the cache unless it is inside the hard buffer. */
@@ -125,9 +150,14 @@ export class TokenManager {
     override?: { scopes?: readonly string[]; resource?: string },
   ): Promise<AccessToken> {
     const state = this.state(name);
-    const scopes = [...(override?.scopes ?? state.config.scopes)].sort();
-    const resource = override?.resource ?? state.config.resource;
-    const key = `${scopes.join(' ')}|${resource ?? ''}`;
+    let scopes = state.defaultScopes;
+    let resource = state.config.resource;
+    let key = state.defaultKey;
+    if (override) {
+      scopes = [...(override.scopes ?? state.config.scopes)].sort();
+      resource = override.resource ?? state.config.resource;
+      key = cacheKey(scopes, resource);
+    }
     const entry = state.cache.get(key);
     const now = this.clock.now();
     if (
@@ -135,8 +165,7 @@ export class TokenManager {
       entry.credentialVersion === state.config.credentials.version &&
       now < entry.hardAt
     ) {
-      this.metrics.cacheHits.inc({ client: name });
-      this.metrics.secondsToExpiry.set({ client: name }, (entry.token.expiresAt - now) / 1000);
+      state.hits += 1;
       if (now >= entry.refreshAt) void this.renew(state, key, scopes, resource, 'background');
       return entry.token;
     }
@@ -318,7 +347,6 @@ export class TokenManager {
     const hardAt = expiresAt - hardBuffer;
     const window = Math.min(this.policy.backgroundWindowSeconds * 1000, (hardAt - receivedAt) / 2);
     const refreshAt = hardAt - window + window * this.policy.jitter * this.random();
-    this.metrics.secondsToExpiry.set({ client: name }, expiresIn);
     this.options.logger?.debug(
       { client: name, expires_in: expiresIn, scope: response.scope },
       'token issued',

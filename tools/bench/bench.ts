@@ -1,0 +1,200 @@
+// `npm run bench`: token-path figures, each ratio measured against a baseline in the same
+// run. Prints a table and writes bench-results.json at the repo root. Not a test: numbers
+// vary with the machine; docs/benchmarks.md records them with the machine they came from.
+import { cpus } from 'node:os';
+import { createServer, type Server } from 'node:https';
+import { request, Agent } from 'node:https';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CredentialSet, TokenManager, type Clock } from '@lpi/auth';
+import { createDevPki } from '@lpi/testing';
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  goal?: string;
+}
+const figures: Figure[] = [];
+const record = (f: Figure) => {
+  figures.push(f);
+  console.log(
+    `    ${f.name.padEnd(30)} ${formatNumber(f.value).padStart(14)} ${f.unit}${f.goal ? `   (goal ${f.goal})` : ''}`,
+  );
+};
+const formatNumber = (n: number) =>
+  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(3);
+const step = (title: string) => console.log(`\n==> ${title}`);
+
+function countingFetch(expiresIn = 900) {
+  let count = 0;
+  let n = 0;
+  const fetchImpl = (async () => {
+    count += 1;
+    await new Promise((r) => setTimeout(r, 5)); // a token endpoint takes a few ms
+    return new Response(
+      JSON.stringify({ access_token: `tok-${++n}`, token_type: 'Bearer', expires_in: expiresIn }),
+      { status: 200, headers: { 'content-type': 'application/json' } },
+    );
+  }) as unknown as typeof fetch;
+  return { fetchImpl, count: () => count };
+}
+
+const manager = (fetchImpl: typeof fetch, clock?: Clock) =>
+  new TokenManager({
+    issuer: 'https://as.bench',
+    clients: [
+      {
+        name: 'provider',
+        credentials: new CredentialSet({ clientId: 'payment-service', clientSecret: 'bench' }),
+        scopes: ['payments:write'],
+      },
+    ],
+    fetchImpl,
+    clock,
+  });
+
+async function opsPerSec(fn: () => unknown, minMs = 1000): Promise<number> {
+  let ops = 0;
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    for (let i = 0; i < 1000; i += 1) await fn();
+    ops += 1000;
+  }
+  return ops / ((performance.now() - start) / 1000);
+}
+
+async function coldHerd() {
+  step('cold herd: 10,000 concurrent callers, no token yet');
+  const c = countingFetch();
+  const tm = manager(c.fetchImpl);
+  await Promise.all(Array.from({ length: 10_000 }, () => tm.getToken('provider')));
+  record({ name: 'coldHerdTokenRequests', value: c.count(), unit: 'requests', goal: '= 1' });
+  tm.close();
+}
+
+async function simulatedHour() {
+  step('one simulated hour of steady calls (10/s) at a 900 s TTL');
+  let now = 0;
+  const c = countingFetch(900);
+  const tm = manager(c.fetchImpl, { now: () => now });
+  for (let ms = 0; ms < 3_600_000; ms += 100) {
+    now = ms;
+    await tm.getToken('provider');
+  }
+  record({ name: 'simulatedHourTokenRequests', value: c.count(), unit: 'requests', goal: '≤ 5' });
+  tm.close();
+}
+
+async function cacheHit() {
+  step('cache hit cost against a bare Map lookup (same loop, same await)');
+  const c = countingFetch();
+  const tm = manager(c.fetchImpl);
+  await tm.getToken('provider');
+  const map = new Map([['provider|payments:write', { value: 'tok' }]]);
+  const lookup = async () => map.get('provider|payments:write');
+  await opsPerSec(lookup, 300); // warm-up
+  await opsPerSec(() => tm.getToken('provider'), 300);
+  const base = await opsPerSec(lookup);
+  const hit = await opsPerSec(() => tm.getToken('provider'));
+  record({ name: 'cacheHitOpsPerSec', value: hit, unit: 'ops/s' });
+  record({ name: 'mapLookupOpsPerSec', value: base, unit: 'ops/s' });
+  record({ name: 'cacheHitVsMapLookup', value: base / hit, unit: 'x cost', goal: '≤ 2' });
+  tm.close();
+}
+
+async function httpPaths() {
+  step('provider calls per second: real auth path vs a fixed header (local HTTPS server)');
+  const pki = await createDevPki(['payment-service']);
+  const server: Server = createServer({ cert: pki.server.cert, key: pki.server.key }, (_req, res) =>
+    res.end('{}'),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const agent = new Agent({ keepAlive: true, ca: pki.caCert, maxSockets: 16 });
+  const call = (authorization: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          path: '/v1/payments',
+          agent,
+          headers: { authorization },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  const c = countingFetch();
+  const tm = manager(c.fetchImpl);
+  const naive = countingFetch();
+  const authed = async () => call(`Bearer ${(await tm.getToken('provider')).value}`);
+  const fixed = () => call('Bearer fixed-token');
+  const batch = async (fn: () => Promise<void>, seconds: number) => {
+    let ops = 0;
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      await Promise.all(Array.from({ length: 16 }, fn));
+      ops += 16;
+    }
+    return ops / ((performance.now() - start) / 1000);
+  };
+  await batch(fixed, 0.5);
+  await batch(authed, 0.5);
+  // interleave to share the machine's noise between both sides
+  let f = 0;
+  let a = 0;
+  for (let i = 0; i < 3; i += 1) {
+    f += await batch(fixed, 1);
+    a += await batch(authed, 1);
+  }
+  record({ name: 'authenticatedOpsPerSec', value: a / 3, unit: 'calls/s' });
+  record({ name: 'fixedHeaderOpsPerSec', value: f / 3, unit: 'calls/s' });
+  record({ name: 'authenticatedVsFixedHeader', value: a / f, unit: 'ratio', goal: '≥ 0.97' });
+  const naiveRate = await batch(async () => {
+    const fresh = manager(naive.fetchImpl);
+    await call(`Bearer ${(await fresh.getToken('provider')).value}`);
+    fresh.close();
+  }, 1);
+  record({ name: 'naiveTokenPerCallOpsPerSec', value: naiveRate, unit: 'calls/s' });
+  tm.close();
+  agent.destroy();
+  server.close();
+}
+
+export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
+  { name: 'cold herd', run: coldHerd },
+  { name: 'simulated hour', run: simulatedHour },
+  { name: 'cache hit', run: cacheHit },
+  { name: 'http paths', run: httpPaths },
+];
+
+async function main() {
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+  };
+  console.log(`bench on ${machine.cores} x ${machine.cpu}, node ${machine.node}`);
+  for (const [i, s] of SECTIONS.entries()) {
+    console.log(`\n[${i + 1}/${SECTIONS.length}] ${s.name}`);
+    await s.run();
+  }
+  const out = join(__dirname, '..', '..', 'bench-results.json');
+  writeFileSync(
+    out,
+    `${JSON.stringify({ machine, at: new Date().toISOString(), figures: Object.fromEntries(figures.map((f) => [f.name, f.value])) }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${out}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
