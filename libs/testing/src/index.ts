@@ -4,3 +4,4 @@ export * from './dev-pki';
 export * from './ts-process';
 export * from './https-client';
 export * from './sandbox';
+export * from './vault-dev';

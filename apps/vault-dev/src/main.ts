@@ -1,0 +1,26 @@
+import { runMain } from '@lpi/service-bootstrap';
+import { readVaultDevConfig } from './vault-dev.config';
+import { VaultDev } from './vault-dev.server';
+
+runMain('vault-dev', async () => {
+  const config = readVaultDevConfig();
+  const vault = new VaultDev({ rootToken: config.VAULT_DEV_ROOT_TOKEN });
+  const server = await vault.listen(config.VAULT_DEV_PORT, config.VAULT_DEV_HOST);
+  const addr = `http://${config.VAULT_DEV_HOST}:${config.VAULT_DEV_PORT}`;
+  process.stdout.write(
+    [
+      '',
+      '  !!! vault-dev is NOT HashiCorp Vault. It is an in-memory stand-in for tests and the local',
+      "  !!! demo that speaks the parts of Vault's HTTP API this project uses. Never use it in production.",
+      '',
+      `  VAULT_ADDR=${addr}`,
+      config.VAULT_DEV_PRINT_ROOT_TOKEN
+        ? `  root token: ${vault.rootToken}`
+        : '  root token: set VAULT_DEV_ROOT_TOKEN, or VAULT_DEV_PRINT_ROOT_TOKEN=true to print the generated one',
+      '',
+    ].join('\n') + '\n',
+  );
+  const stop = () => server.close(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+});

@@ -1,0 +1,10 @@
+# payment-service: generated from @lpi/access-matrix by `npm run policies:generate`; do not edit.
+# Fields: client_id, client_secret, client_cert, client_key, redis_password
+path "secret/data/payment-service" {
+  capabilities = ["read"]
+}
+
+# version polling for rotation (metadata only, no secret values)
+path "secret/metadata/payment-service" {
+  capabilities = ["read"]
+}

@@ -1,0 +1,10 @@
+# refund-service: generated from @lpi/access-matrix by `npm run policies:generate`; do not edit.
+# Fields: client_id, client_secret, client_cert, client_key, redis_password
+path "secret/data/refund-service" {
+  capabilities = ["read"]
+}
+
+# version polling for rotation (metadata only, no secret values)
+path "secret/metadata/refund-service" {
+  capabilities = ["read"]
+}

@@ -1,0 +1,14 @@
+// `npm run policies:generate`: writes deploy/vault/policies/<service>.hcl from the access matrix.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allVaultPolicies } from '@lpi/access-matrix';
+
+export const POLICY_DIR = join(__dirname, '..', '..', 'deploy', 'vault', 'policies');
+
+if (require.main === module) {
+  mkdirSync(POLICY_DIR, { recursive: true });
+  for (const [service, hcl] of Object.entries(allVaultPolicies())) {
+    writeFileSync(join(POLICY_DIR, `${service}.hcl`), hcl);
+    console.log(`wrote deploy/vault/policies/${service}.hcl`);
+  }
+}
