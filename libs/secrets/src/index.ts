@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './secrets.client';
+export * from './secrets.config';

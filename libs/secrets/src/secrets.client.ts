@@ -1,0 +1,275 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  grantOf,
+  secretDataPathOf,
+  secretMetadataPathOf,
+  type SecretField,
+  type ServiceName,
+} from '@lpi/access-matrix';
+import { SecretsError } from './errors';
+import { describeErrors, vaultCall } from './vault-http';
+
+export type VaultIdentity =
+  | { method: 'approle'; roleId: string; wrappedSecretId: string }
+  | { method: 'kubernetes'; role: string; jwtFile: string; mount?: string }
+  | { method: 'token'; token: string };
+
+export interface SecretsClientOptions {
+  vaultAddr: string;
+  service: ServiceName;
+  identity: VaultIdentity;
+  /** How often to look for a new KV version (default 5 s). */
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface ServiceSecret {
+  version: number;
+  data: Readonly<Record<SecretField, string>>;
+}
+
+/**
+ * The service's only door to Vault: logs in with its own identity, keeps the token alive,
+ * reads its own KV v2 secret and tells subscribers when a new version appears.
+ */
+export class SecretsClient {
+  private token = '';
+  private ttlSeconds = 0;
+  private renewTimer?: NodeJS.Timeout;
+  private pollTimer?: NodeJS.Timeout;
+  private latest?: ServiceSecret;
+  private readonly listeners = new Set<(secret: ServiceSecret) => void>();
+
+  private constructor(private readonly options: SecretsClientOptions) {}
+
+  /** Logs in and reads the secret once; start-up fails here with a clear, typed error. */
+  static async connect(options: SecretsClientOptions): Promise<SecretsClient> {
+    const client = new SecretsClient(options);
+    await client.login();
+    await client.readServiceSecret();
+    return client;
+  }
+
+  current(): ServiceSecret {
+    if (!this.latest) throw new SecretsError('SECRET_NOT_FOUND', 'no secret read yet');
+    return this.latest;
+  }
+
+  async readServiceSecret(version?: number): Promise<ServiceSecret> {
+    const { service } = this.options;
+    const path = secretDataPathOf(service) + (version ? `?version=${version}` : '');
+    const res = await vaultCall(this.options.vaultAddr, 'GET', path, { token: this.token });
+    if (res.status === 404)
+      throw new SecretsError(
+        'SECRET_NOT_FOUND',
+        `no secret at ${secretDataPathOf(service)}; run the bootstrap`,
+      );
+    if (res.status === 403)
+      throw new SecretsError(
+        'VAULT_FORBIDDEN',
+        `${service}'s Vault token may not read ${secretDataPathOf(service)}: ${describeErrors(res)}`,
+      );
+    if (res.status !== 200)
+      throw new SecretsError(
+        'VAULT_ERROR',
+        `reading ${secretDataPathOf(service)}: ${describeErrors(res)}`,
+      );
+    const payload = res.body.data as {
+      data?: Record<string, unknown>;
+      metadata?: { version?: number };
+    };
+    const data = payload?.data ?? {};
+    const missing = grantOf(service).vault.secretFields.filter(
+      (f) => typeof data[f] !== 'string' || !data[f],
+    );
+    if (missing.length) {
+      throw new SecretsError(
+        'SECRET_FIELD_MISSING',
+        `${secretDataPathOf(service)} lacks ${missing.join(', ')}; run the bootstrap or add the field`,
+      );
+    }
+    const secret: ServiceSecret = {
+      version: Number(payload.metadata?.version ?? 0),
+      data: data as Record<SecretField, string>,
+    };
+    const changed = this.latest && this.latest.version !== secret.version;
+    this.latest = secret;
+    if (changed) for (const l of this.listeners) l(secret);
+    return secret;
+  }
+
+  /** Calls `onChange` with every new version (rotation) until the returned function is called. */
+  watchServiceSecret(onChange: (secret: ServiceSecret) => void): () => void {
+    this.listeners.add(onChange);
+    if (!this.pollTimer) this.schedulePoll();
+    return () => this.listeners.delete(onChange);
+  }
+
+  /** Vault's own view of what this identity may do on a path (`sys/capabilities-self`). */
+  async capabilities(paths: string[]): Promise<Record<string, string[]>> {
+    const res = await vaultCall(this.options.vaultAddr, 'POST', 'sys/capabilities-self', {
+      token: this.token,
+      body: { paths },
+    });
+    if (res.status !== 200)
+      throw new SecretsError('VAULT_ERROR', `capabilities-self: ${describeErrors(res)}`);
+    return Object.fromEntries(paths.map((p) => [p, (res.body.data?.[p] as string[]) ?? ['deny']]));
+  }
+
+  close(): void {
+    clearTimeout(this.renewTimer);
+    clearTimeout(this.pollTimer);
+    this.listeners.clear();
+  }
+
+  private schedulePoll(): void {
+    this.pollTimer = setTimeout(() => void this.poll(), this.options.pollIntervalMs ?? 5000);
+    this.pollTimer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const res = await vaultCall(
+        this.options.vaultAddr,
+        'GET',
+        secretMetadataPathOf(this.options.service),
+        { token: this.token },
+      );
+      const current = Number(res.body.data?.current_version ?? 0);
+      if (res.status === 200 && this.latest && current !== this.latest.version) {
+        const secret = await this.readServiceSecret(current);
+        this.options.logger?.info(
+          { service: this.options.service, version: secret.version },
+          'new secret version picked up',
+        );
+      }
+    } catch (err) {
+      // keep the last good secret; the next poll tries again
+      this.options.logger?.warn(
+        { service: this.options.service, code: (err as SecretsError).code },
+        'secret poll failed',
+      );
+    } finally {
+      if (this.listeners.size) this.schedulePoll();
+      else this.pollTimer = undefined;
+    }
+  }
+
+  private async login(): Promise<void> {
+    const { vaultAddr, identity } = this.options;
+    if (identity.method === 'token') {
+      this.token = identity.token;
+      const self = await vaultCall(vaultAddr, 'GET', 'auth/token/lookup-self', {
+        token: this.token,
+      });
+      if (self.status !== 200)
+        throw new SecretsError(
+          'VAULT_LOGIN_DENIED',
+          `the Vault token was refused: ${describeErrors(self)}`,
+        );
+      this.ttlSeconds = Number(self.body.data?.ttl ?? 0);
+      this.scheduleRenew();
+      return;
+    }
+    let res;
+    if (identity.method === 'approle') {
+      const secretId = await this.unwrapSecretId(identity.wrappedSecretId);
+      res = await vaultCall(vaultAddr, 'POST', 'auth/approle/login', {
+        body: { role_id: identity.roleId, secret_id: secretId },
+      });
+    } else {
+      const jwt = readFileSync(identity.jwtFile, 'utf8').trim();
+      res = await vaultCall(vaultAddr, 'POST', `auth/${identity.mount ?? 'kubernetes'}/login`, {
+        body: { role: identity.role, jwt },
+      });
+    }
+    if (res.status !== 200 || !res.body.auth) {
+      throw new SecretsError(
+        'VAULT_LOGIN_DENIED',
+        `Vault refused ${this.options.service}'s ${identity.method} login: ${describeErrors(res)}`,
+      );
+    }
+    this.token = res.body.auth.client_token;
+    this.ttlSeconds = res.body.auth.lease_duration;
+    this.scheduleRenew();
+  }
+
+  /**
+   * A wrapped secret-id is unwrapped once, and only after checking that the wrapping token
+   * was created by `auth/approle/role/<service>/secret-id`: a token wrapping anything else
+   * (or already unwrapped by someone else) means the delivery was tampered with.
+   */
+  private async unwrapSecretId(wrappingToken: string): Promise<string> {
+    const { vaultAddr, service } = this.options;
+    const lookup = await vaultCall(vaultAddr, 'POST', 'sys/wrapping/lookup', {
+      body: { token: wrappingToken },
+    });
+    const expected = `auth/approle/role/${service}/secret-id`;
+    if (lookup.status !== 200) {
+      throw new SecretsError(
+        'WRAPPING_TOKEN_INVALID',
+        `the wrapped secret-id is not valid (already unwrapped or expired): ${describeErrors(lookup)}; ask for a new one and investigate who used it`,
+      );
+    }
+    if (lookup.body.data?.creation_path !== expected) {
+      throw new SecretsError(
+        'WRAPPING_TOKEN_INVALID',
+        `the wrapped secret-id was created at ${String(lookup.body.data?.creation_path)}, not ${expected}`,
+      );
+    }
+    const unwrapped = await vaultCall(vaultAddr, 'POST', 'sys/wrapping/unwrap', {
+      token: wrappingToken,
+    });
+    const secretId = unwrapped.body.data?.secret_id;
+    if (unwrapped.status !== 200 || typeof secretId !== 'string') {
+      throw new SecretsError(
+        'WRAPPING_TOKEN_INVALID',
+        `unwrapping failed: ${describeErrors(unwrapped)}`,
+      );
+    }
+    return secretId;
+  }
+
+  /** Renew at two thirds of the TTL; when renewal stops extending it, log in again if we can. */
+  private scheduleRenew(): void {
+    clearTimeout(this.renewTimer);
+    if (!this.ttlSeconds) return;
+    this.renewTimer = setTimeout(() => void this.renew(), (this.ttlSeconds * 1000 * 2) / 3);
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const before = this.ttlSeconds;
+    try {
+      const res = await vaultCall(this.options.vaultAddr, 'POST', 'auth/token/renew-self', {
+        token: this.token,
+        body: {},
+      });
+      const granted = res.body.auth?.lease_duration ?? 0;
+      if (res.status === 200 && granted >= before * 0.9) {
+        this.ttlSeconds = granted;
+        this.scheduleRenew();
+        return;
+      }
+      // capped by the max TTL: get a new token while the old one still works
+      if (this.options.identity.method === 'kubernetes') {
+        await this.login();
+        return;
+      }
+      this.ttlSeconds = granted;
+      this.options.logger?.error(
+        { service: this.options.service },
+        'Vault token reaches its max TTL and this identity cannot log in again; restart with a fresh secret-id',
+      );
+      this.scheduleRenew();
+    } catch (err) {
+      this.options.logger?.warn(
+        { service: this.options.service, code: (err as SecretsError).code },
+        'Vault token renewal failed; retrying',
+      );
+      this.ttlSeconds = Math.max(10, before / 2);
+      this.scheduleRenew();
+    }
+  }
+}

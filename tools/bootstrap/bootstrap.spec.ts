@@ -1,0 +1,173 @@
+import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { CredentialSet, TokenManager } from '@lpi/auth';
+import { SecretsClient, SecretsError, type ServiceSecret } from '@lpi/secrets';
+import {
+  startSandbox,
+  startVaultDev,
+  waitFor,
+  type SandboxHandle,
+  type VaultDevHandle,
+} from '@lpi/testing';
+import { runBootstrap, sandboxRegistrar, type BootstrapResult } from './bootstrap';
+
+jest.setTimeout(90_000);
+
+let vault: VaultDevHandle;
+let sb: SandboxHandle;
+let first: BootstrapResult;
+const clients: SecretsClient[] = [];
+
+const bootstrap = () =>
+  runBootstrap({
+    vaultAddr: vault.addr,
+    vaultToken: vault.rootToken,
+    registerClient: sandboxRegistrar(sb.apiBaseUrl, sb.adminToken, sb.caCert),
+    clientCertificates: sb.pki.clients as Record<ServiceName, { cert: string; key: string }>,
+  });
+
+const connect = async (
+  service: ServiceName,
+  identity: BootstrapResult['identities'][ServiceName],
+  pollIntervalMs = 100,
+) => {
+  const c = await SecretsClient.connect({
+    vaultAddr: vault.addr,
+    service,
+    identity: { method: 'approle', ...identity },
+    pollIntervalMs,
+  });
+  clients.push(c);
+  return c;
+};
+
+beforeAll(async () => {
+  [vault, sb] = await Promise.all([startVaultDev(), startSandbox({ rateLimitPerMinute: 10_000 })]);
+  first = await bootstrap();
+});
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await Promise.all([vault?.stop(), sb?.stop()]);
+});
+
+describe('bootstrap', () => {
+  it('changes nothing when run a second time', async () => {
+    expect(first.changes.length).toBeGreaterThan(0);
+    const second = await bootstrap();
+    expect(second.changes).toEqual([]);
+    expect(second.secretVersions).toEqual(first.secretVersions);
+    expect(second.redisPasswords).toEqual(first.redisPasswords);
+  });
+
+  it('gives each service an identity that reads its own secret and nothing else', async () => {
+    const fresh = await bootstrap(); // new wrapped secret-ids
+    for (const service of SERVICE_NAMES) {
+      const c = await connect(service, fresh.identities[service]);
+      expect(c.current().data.client_id).toBe(service);
+      const caps = await c.capabilities(SERVICE_NAMES.map(secretDataPathOf));
+      for (const other of SERVICE_NAMES)
+        expect(caps[secretDataPathOf(other)]).toEqual(other === service ? ['read'] : ['deny']);
+    }
+  });
+
+  it('refuses a wrapped secret-id that was already unwrapped (someone intercepted it)', async () => {
+    const fresh = await bootstrap();
+    await connect('refund-service', fresh.identities['refund-service']);
+    await expect(
+      connect('refund-service', fresh.identities['refund-service']),
+    ).rejects.toMatchObject({ code: 'WRAPPING_TOKEN_INVALID' });
+  });
+
+  it('refuses a wrapped secret-id created for another service', async () => {
+    const fresh = await bootstrap();
+    await expect(
+      connect('payment-service', {
+        roleId: fresh.identities['payment-service'].roleId,
+        wrappedSecretId: fresh.identities['reporting-service'].wrappedSecretId,
+      }),
+    ).rejects.toMatchObject({ code: 'WRAPPING_TOKEN_INVALID' });
+  });
+
+  it('fails start-up clearly when Vault is unreachable or a field is missing', async () => {
+    await expect(
+      SecretsClient.connect({
+        vaultAddr: 'http://127.0.0.1:1',
+        service: 'payment-service',
+        identity: { method: 'token', token: 'x' },
+      }),
+    ).rejects.toMatchObject({ code: 'VAULT_UNREACHABLE' });
+    const kv = `${vault.addr}/v1/secret/data/webhook-service`;
+    const headers = { 'x-vault-token': vault.rootToken };
+    const saved = ((await (await fetch(kv, { headers })).json()) as { data: { data: unknown } })
+      .data.data;
+    await fetch(kv, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ data: { client_id: 'webhook-service' } }),
+    });
+    const err = await SecretsClient.connect({
+      vaultAddr: vault.addr,
+      service: 'webhook-service',
+      identity: { method: 'token', token: vault.rootToken },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SecretsError);
+    expect((err as SecretsError).code).toBe('SECRET_FIELD_MISSING');
+    expect((err as Error).message).toMatch(/client_secret/);
+    expect((err as Error).message).not.toMatch(/hvs\./);
+    await fetch(kv, { method: 'POST', headers, body: JSON.stringify({ data: saved }) });
+  });
+
+  it('hands a new KV version (a rotated provider secret) to the running token manager with no failed call', async () => {
+    const fresh = await bootstrap();
+    const secrets = await connect('reporting-service', fresh.identities['reporting-service']);
+    const toCredential = (s: ServiceSecret) => ({
+      clientId: s.data.client_id,
+      clientSecret: s.data.client_secret,
+      cert: s.data.client_cert,
+      key: s.data.client_key,
+      version: String(s.version),
+    });
+    const credentials = new CredentialSet(toCredential(secrets.current()));
+    secrets.watchServiceSecret((s) => credentials.update(toCredential(s)));
+    const tm = new TokenManager({
+      issuer: sb.issuer,
+      caCert: sb.caCert,
+      clients: [{ name: 'provider', credentials, scopes: ['transactions:read'] }],
+    });
+    try {
+      let failures = 0;
+      let calls = 0;
+      let running = true;
+      const loop = (async () => {
+        while (running) {
+          calls += 1;
+          await tm.getToken('provider').catch(() => (failures += 1));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      // rotation runbook: new secret at the provider (old still valid), new KV version, retire old
+      const next = await sb.admin.rotateSecret('reporting-service');
+      const current = secrets.current();
+      await fetch(`${vault.addr}/v1/${secretDataPathOf('reporting-service')}`, {
+        method: 'POST',
+        headers: { 'x-vault-token': vault.rootToken },
+        body: JSON.stringify({ data: { ...current.data, client_secret: next } }),
+      });
+      await waitFor('the new version to reach the token manager', async () =>
+        credentials.current().clientSecret === next ? true : undefined,
+      );
+      await sb.admin.retirePreviousSecret('reporting-service');
+      const newToken = await tm.getToken('provider', {
+        scopes: ['transactions:read'],
+        resource: undefined,
+      });
+      expect(newToken.value).toBeTruthy();
+      running = false;
+      await loop;
+      expect(calls).toBeGreaterThan(0);
+      expect(failures).toBe(0);
+      expect(credentials.current().version).toBe(String(current.version + 1));
+    } finally {
+      tm.close();
+    }
+  });
+});

@@ -1,0 +1,275 @@
+// `npm run bootstrap`: one idempotent command, the same code against vault-dev and a real
+// Vault. Enables AppRole and KV v2, writes the generated policies, creates one AppRole per
+// service, registers each service's OAuth client at the provider with exactly its scopes,
+// stores its secret at its own path, and hands each service only its own role-id and a
+// response-wrapped secret-id.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import {
+  SERVICE_NAMES,
+  allVaultPolicies,
+  grantOf,
+  secretDataPathOf,
+  type ServiceName,
+} from '@lpi/access-matrix';
+
+export interface ClientRegistrar {
+  (
+    clientId: string,
+    registration: Record<string, unknown>,
+  ): Promise<{ client_id: string; client_secret?: string }>;
+}
+
+export interface BootstrapOptions {
+  vaultAddr: string;
+  vaultToken: string;
+  /** Registers an OAuth client at the provider (the sandbox admin API, or your provider's). */
+  registerClient: ClientRegistrar;
+  /** Each service's mTLS client certificate and key (PEM). */
+  clientCertificates: Record<ServiceName, { cert: string; key: string }>;
+  /** Where `<service>/role-id` and `<service>/wrapped-secret-id` are written (0600). */
+  outDir?: string;
+  wrapTtl?: string;
+  log?: (line: string) => void;
+}
+
+export interface BootstrapResult {
+  identities: Record<ServiceName, { roleId: string; wrappedSecretId: string }>;
+  redisPasswords: Record<ServiceName, string>;
+  /** KV versions after the run: unchanged on a second run. */
+  secretVersions: Record<ServiceName, number>;
+  changes: string[];
+}
+
+async function vault(
+  addr: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  wrapTtl?: string,
+) {
+  const res = await fetch(`${addr}/v1/${path}`, {
+    method,
+    headers: {
+      'X-Vault-Token': token,
+      'X-Vault-Request': 'true',
+      ...(wrapTtl ? { 'X-Vault-Wrap-TTL': wrapTtl } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  const json = (text ? JSON.parse(text) : {}) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (res.status >= 400 && res.status !== 404)
+    throw new Error(
+      `bootstrap: Vault ${method} ${path} answered ${res.status}: ${(json.errors ?? []).join('; ')}`,
+    );
+  return { status: res.status, json };
+}
+
+export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult> {
+  const log = o.log ?? (() => undefined);
+  const v = (method: string, path: string, body?: unknown, wrapTtl?: string) =>
+    vault(o.vaultAddr, o.vaultToken, method, path, body, wrapTtl);
+  const changes: string[] = [];
+
+  log('[1/5] secret engines and auth methods');
+  const mounts = (await v('GET', 'sys/mounts')).json.data ?? {};
+  if (!mounts['secret/']) {
+    await v('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
+    changes.push('mounted kv-v2 at secret/');
+  } else if (mounts['secret/'].options?.version !== '2') {
+    throw new Error(
+      'bootstrap: secret/ is mounted but is not KV version 2; migrate it or mount KV v2 elsewhere',
+    );
+  }
+  const auths = (await v('GET', 'sys/auth')).json.data ?? {};
+  if (!auths['approle/']) {
+    await v('POST', 'sys/auth/approle', { type: 'approle' });
+    changes.push('enabled approle auth');
+  }
+
+  log('[2/5] policies generated from the access matrix');
+  for (const [service, hcl] of Object.entries(allVaultPolicies())) {
+    const current = await v('GET', `sys/policies/acl/${service}`);
+    if (current.json.data?.policy !== hcl) {
+      await v('PUT', `sys/policies/acl/${service}`, { policy: hcl });
+      changes.push(`policy ${service}`);
+    }
+  }
+
+  log('[3/5] one AppRole per service');
+  const identities = {} as BootstrapResult['identities'];
+  for (const service of SERVICE_NAMES) {
+    const desired = {
+      token_policies: [service],
+      token_ttl: 3600,
+      token_max_ttl: 86400 * 30,
+      secret_id_num_uses: 1,
+      secret_id_ttl: 3600,
+    };
+    const current = (await v('GET', `auth/approle/role/${service}`)).json.data;
+    const same =
+      current &&
+      current.token_policies?.join() === service &&
+      current.secret_id_num_uses === 1 &&
+      current.token_ttl === desired.token_ttl &&
+      current.token_max_ttl === desired.token_max_ttl &&
+      current.secret_id_ttl === desired.secret_id_ttl;
+    if (!same) {
+      await v('POST', `auth/approle/role/${service}`, desired);
+      changes.push(`approle ${service}`);
+    }
+  }
+
+  log('[4/5] provider clients and per-service secrets');
+  const redisPasswords = {} as Record<ServiceName, string>;
+  const secretVersions = {} as Record<ServiceName, number>;
+  for (const service of SERVICE_NAMES) {
+    const g = grantOf(service);
+    const reg = await o.registerClient(service, {
+      scopes: [...g.oauth.scopes],
+      token_endpoint_auth_method: g.oauth.tokenEndpointAuthMethod,
+      tls_client_auth_subject_dn: `CN=${service}`,
+      refresh_tokens: g.oauth.refreshTokens,
+      certificate_bound: true,
+    });
+    const existing = (await v('GET', secretDataPathOf(service))).json.data;
+    const old = (existing?.data ?? {}) as Record<string, string>;
+    const desired: Record<string, string> = {
+      client_id: reg.client_id,
+      // the provider returns a secret only when it creates the client: keep the stored one
+      client_secret: reg.client_secret ?? old.client_secret ?? '',
+      client_cert: o.clientCertificates[service].cert,
+      client_key: o.clientCertificates[service].key,
+      redis_password: old.redis_password ?? randomBytes(32).toString('base64url'),
+    };
+    if (g.vault.secretFields.includes('webhook_secret')) {
+      desired.webhook_secret = old.webhook_secret ?? `whsec_${randomBytes(32).toString('base64')}`;
+    }
+    if (!desired.client_secret)
+      throw new Error(
+        `bootstrap: ${service} exists at the provider but no client secret is stored in Vault; rotate it at the provider and rerun`,
+      );
+    const sameContent =
+      JSON.stringify(Object.entries(old).sort()) === JSON.stringify(Object.entries(desired).sort());
+    if (!sameContent) {
+      await v('POST', secretDataPathOf(service), { data: desired });
+      changes.push(`secret ${service}`);
+    }
+    redisPasswords[service] = desired.redis_password;
+    secretVersions[service] = Number(
+      (await v('GET', `secret/metadata/${service}`)).json.data?.current_version ?? 0,
+    );
+  }
+
+  log('[5/5] role-id and a wrapped secret-id for each service');
+  for (const service of SERVICE_NAMES) {
+    const roleId = (await v('GET', `auth/approle/role/${service}/role-id`)).json.data
+      .role_id as string;
+    const wrapped = await v(
+      'POST',
+      `auth/approle/role/${service}/secret-id`,
+      {},
+      o.wrapTtl ?? '1h',
+    );
+    const wrappedSecretId = wrapped.json.wrap_info?.token as string;
+    identities[service] = { roleId, wrappedSecretId };
+    if (o.outDir) {
+      const dir = join(o.outDir, service);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'role-id'), roleId, { mode: 0o600 });
+      writeFileSync(join(dir, 'wrapped-secret-id'), wrappedSecretId, { mode: 0o600 });
+    }
+  }
+  log(changes.length ? `changed: ${changes.join(', ')}` : 'nothing to change');
+  return { identities, redisPasswords, secretVersions, changes };
+}
+
+/** A registrar for the provider sandbox's admin API (HTTPS, its CA). */
+export function sandboxRegistrar(
+  apiBaseUrl: string,
+  adminToken: string,
+  caCert: string,
+): ClientRegistrar {
+  return (clientId, registration) =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify(registration);
+      const req = request(
+        `${apiBaseUrl}/admin/clients/${clientId}`,
+        {
+          method: 'PUT',
+          ca: caCert,
+          headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => {
+            if ((res.statusCode ?? 500) >= 300)
+              return reject(
+                new Error(
+                  `bootstrap: the provider refused to register ${clientId} (HTTP ${res.statusCode})`,
+                ),
+              );
+            resolve(JSON.parse(text) as { client_id: string; client_secret?: string });
+          });
+        },
+      );
+      req.on('error', (err) =>
+        reject(new Error(`bootstrap: the provider admin API is unreachable (${err.message})`)),
+      );
+      req.end(body);
+    });
+}
+
+if (require.main === module) {
+  // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
+  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl).
+  void (async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderRedisAcl } = await import('@lpi/messaging');
+    const env = (name: string) => {
+      const v = process.env[name];
+      if (!v) throw new Error(`bootstrap: ${name} is required`);
+      return v;
+    };
+    const outIdx = process.argv.indexOf('--out');
+    const outDir = outIdx > 0 ? process.argv[outIdx + 1] : undefined;
+    const certDir = env('BOOTSTRAP_CERT_DIR');
+    const result = await runBootstrap({
+      vaultAddr: env('VAULT_ADDR'),
+      vaultToken: env('VAULT_TOKEN'),
+      registerClient: sandboxRegistrar(
+        env('SANDBOX_ADMIN_URL'),
+        env('SANDBOX_ADMIN_TOKEN'),
+        readFileSync(env('PROVIDER_CA_FILE'), 'utf8'),
+      ),
+      clientCertificates: Object.fromEntries(
+        SERVICE_NAMES.map((s) => [
+          s,
+          {
+            cert: readFileSync(join(certDir, `${s}.crt`), 'utf8'),
+            key: readFileSync(join(certDir, `${s}.key`), 'utf8'),
+          },
+        ]),
+      ) as BootstrapOptions['clientCertificates'],
+      outDir,
+      log: (line) => console.log(line),
+    });
+    if (outDir) {
+      mkdirSync(join(outDir, 'redis'), { recursive: true });
+      writeFileSync(
+        join(outDir, 'redis', 'users.acl'),
+        renderRedisAcl({ passwords: result.redisPasswords }),
+        { mode: 0o644 },
+      );
+    }
+  })().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  });
+}
