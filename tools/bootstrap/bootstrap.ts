@@ -4,7 +4,7 @@
 // stores its secret at its own path, and hands each service only its own role-id and a
 // response-wrapped secret-id.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
@@ -14,6 +14,7 @@ import {
   secretDataPathOf,
   type ServiceName,
 } from '@lpi/access-matrix';
+import { renderRedisAcl } from '@lpi/messaging';
 
 export interface ClientRegistrar {
   (
@@ -230,8 +231,6 @@ if (require.main === module) {
   // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
   // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl).
   void (async () => {
-    const { readFileSync } = await import('node:fs');
-    const { renderRedisAcl } = await import('@lpi/messaging');
     const env = (name: string) => {
       const v = process.env[name];
       if (!v) throw new Error(`bootstrap: ${name} is required`);

@@ -1,7 +1,10 @@
-// `npm run demo`: starts what it needs, walks through the scenario step by step, prints a
-// summary, and exits 0 only if every claim held. Everything it starts, it stops (Ctrl-C too).
-import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
-import { createDevPki, httpsCall, startSandbox, type SandboxHandle } from '@lpi/testing';
+// `npm run demo`: starts the whole stack, runs the payment -> refund -> webhook -> report
+// scenario through the real processes, shows what a compromised service cannot do, prints
+// a summary, and exits 0 only if every claim held. Everything it starts, it stops (Ctrl-C
+// too). `--keep` leaves the stack running.
+import { secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { httpsCall, waitFor } from '@lpi/testing';
+import { startStack, type Stack } from './stack';
 
 interface Check {
   step: string;
@@ -13,155 +16,231 @@ let stepNo = 0;
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 const step = (title: string) => console.log(`\n[${++stepNo}] ${title}  (${elapsed()})`);
-function expectThat(step: string, ok: boolean, detail: string) {
-  checks.push({ step, ok, detail });
-  console.log(`    ${ok ? '✓' : '✗'} ${step}: ${detail}`);
+function expectThat(what: string, ok: boolean, detail: string) {
+  checks.push({ step: what, ok, detail });
+  console.log(`    ${ok ? '✓' : '✗'} ${what}: ${detail}`);
 }
 
-let sandbox: SandboxHandle | undefined;
+let stack: Stack | undefined;
 const cleanup = async () => {
-  await sandbox?.stop().catch(() => undefined);
+  await stack?.stop().catch(() => undefined);
+  stack = undefined;
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
-async function main() {
-  const keep = process.argv.includes('--keep');
+const json = async <T>(res: Response) => (await res.json()) as T;
+const post = (url: string, key: string, body: unknown) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
 
-  step('generate a throwaway PKI: a CA, a server certificate, one client certificate per service');
-  const pki = await createDevPki(SERVICE_NAMES);
+async function scenario(s: Stack) {
+  const pay = s.services['payment-service'].url;
+  const refund = s.services['refund-service'].url;
+  const report = s.services['reporting-service'].url;
 
-  step('start the provider sandbox (authorization server + payments API, mTLS on both)');
-  sandbox = await startSandbox({ pki });
-  const sb = sandbox;
-  console.log(`    issuer ${sb.issuer}, payments API ${sb.apiBaseUrl}/v1`);
-
-  step('register each service at the provider with exactly the scopes the access matrix grants');
-  const secrets = {} as Record<ServiceName, string>;
-  for (const service of SERVICE_NAMES) {
-    const g = grantOf(service);
-    const reg = await sb.admin.registerClient(service, {
-      scopes: [...g.oauth.scopes],
-      token_endpoint_auth_method: g.oauth.tokenEndpointAuthMethod,
-      refresh_tokens: g.oauth.refreshTokens,
+  step(
+    'three payments through payment-service (HTTP -> queue -> provider), one of them sent twice',
+  );
+  const orders = [
+    ['order-1001', 2500],
+    ['order-1002', 1299],
+    ['order-1003', 45000],
+  ] as const;
+  const ids: string[] = [];
+  for (const [key, amount] of orders) {
+    const res = await post(`${pay}/payments`, key, {
+      amount,
+      currency: 'EUR',
+      description: `demo ${key}`,
     });
-    secrets[service] = reg.client_secret ?? '';
-    console.log(`    ${service.padEnd(18)} ${g.oauth.scopes.join(' ')}`);
+    ids.push((await json<{ payment_id: string }>(res)).payment_id);
   }
+  const dup = await json<{ payment_id: string }>(
+    await post(`${pay}/payments`, 'order-1001', {
+      amount: 2500,
+      currency: 'EUR',
+      description: 'demo order-1001',
+    }),
+  );
+  expectThat('a retried request is the same payment', dup.payment_id === ids[0], dup.payment_id);
+  const states = await waitFor('payments to be charged', async () => {
+    const all = await Promise.all(
+      ids.map(async (id) =>
+        json<{ status: string; provider_payment_id?: string }>(
+          await fetch(`${pay}/payments/${id}`),
+        ),
+      ),
+    );
+    return all.every((p) => p.status === 'succeeded') ? all : undefined;
+  });
+  expectThat('all payments charged', true, states.map((p) => p.provider_payment_id).join(', '));
+  const bad = await post(`${pay}/payments`, 'order-bad', { amount: 12.5, currency: 'EUR' });
+  expectThat(
+    'invalid input refused with the error envelope',
+    bad.status === 400,
+    `HTTP ${bad.status} ${(await json<{ error: { code: string } }>(bad)).error.code}`,
+  );
 
-  const tokenRequest = (service: ServiceName, scope: string) =>
-    httpsCall<Record<string, string>>(sb.tokenEndpoint, {
+  step('a partial refund of the first payment through refund-service');
+  const r = await json<{ refund_id: string }>(
+    await post(`${refund}/refunds`, 'refund-1001', {
+      provider_payment_id: states[0].provider_payment_id,
+      amount: 500,
+      currency: 'EUR',
+      reason: 'demo',
+    }),
+  );
+  const refunded = await waitFor('the refund', async () => {
+    const state = await json<{ status: string; provider_refund_id?: string }>(
+      await fetch(`${refund}/refunds/${r.refund_id}`),
+    );
+    return state.status === 'succeeded' ? state : undefined;
+  });
+  expectThat('refund applied', true, String(refunded.provider_refund_id));
+
+  step(
+    'signed provider webhooks reach webhook-service, are verified and fanned out; the report reconciles',
+  );
+  const summary = await waitFor('the report to include every event', async () => {
+    const sum = await json<{
+      payments: { count: number };
+      refunds: { count: number };
+      provider_events_received: number;
+      reconciled: boolean;
+      provider: { net_amount: number };
+    }>(await fetch(`${report}/reports/summary`));
+    return sum.payments.count === 3 && sum.refunds.count === 1 && sum.provider_events_received >= 4
+      ? sum
+      : undefined;
+  });
+  expectThat(
+    'webhooks verified and delivered',
+    summary.provider_events_received >= 4,
+    `${summary.provider_events_received} provider events`,
+  );
+  expectThat(
+    'report equals the provider transactions',
+    summary.reconciled,
+    `net ${summary.provider.net_amount} EUR cents`,
+  );
+  const forged = await fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': 'msg_forged',
+      'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+      'webhook-signature': 'v1,AAAA',
+    },
+    body: '{"type":"payment.succeeded","data":{"id":"pp_fake"}}',
+  });
+  expectThat('a forged webhook is refused', forged.status === 401, `HTTP ${forged.status}`);
+
+  step("the provider's ledger: every payment charged exactly once");
+  const ledger = await s.sandbox.admin.ledger();
+  const keys = ledger.payments.map((p) => String(p.idempotency_key));
+  expectThat(
+    'charged exactly once',
+    ledger.payments.length === 3 && new Set(keys).size === 3,
+    `${ledger.payments.length} charges, ${ledger.refunds.length} refund`,
+  );
+}
+
+async function compromisedReporting(s: Stack) {
+  step('reporting-service is compromised: what its secrets let an attacker do');
+  // everything reporting-service holds is in its own Vault secret
+  const stolen = await json<{ data: { data: Record<string, string> } }>(
+    await fetch(`${s.vault.addr}/v1/${secretDataPathOf('reporting-service')}`, {
+      headers: { 'x-vault-token': s.vault.rootToken },
+    }),
+  );
+  const loot = stolen.data.data;
+  const as = (svc: ServiceName) => s.pki.clients[svc];
+  const tokenRequest = (scope: string) =>
+    httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
       method: 'POST',
-      ca: sb.caCert,
-      cert: pki.clients[service].cert,
-      key: pki.clients[service].key,
+      ca: s.sandbox.caCert,
+      cert: loot.client_cert,
+      key: loot.client_key,
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${service}:${secrets[service]}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`${loot.client_id}:${loot.client_secret}`).toString('base64')}`,
       },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
     });
-  const api = (
-    as: ServiceName,
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-    idempotencyKey?: string,
-  ) =>
-    httpsCall<Record<string, unknown> & { error?: { code: string } }>(`${sb.apiBaseUrl}${path}`, {
-      method,
-      ca: sb.caCert,
-      cert: pki.clients[as].cert,
-      key: pki.clients[as].key,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-
-  step('payment-service gets a short-lived, certificate-bound token and charges a payment');
-  const payTok = await tokenRequest('payment-service', 'payments:write payments:read');
+  const refused = await tokenRequest('payments:write');
   expectThat(
-    'token issued',
-    payTok.status === 200,
-    `HTTP ${payTok.status}, expires_in ${payTok.json.expires_in} s, scope "${payTok.json.scope}"`,
-  );
-  const charge = await api(
-    'payment-service',
-    'POST',
-    '/v1/payments',
-    payTok.json.access_token,
-    { amount: 2500, currency: 'EUR' },
-    'demo-order-1',
-  );
-  expectThat(
-    'payment accepted',
-    charge.status === 201,
-    `HTTP ${charge.status} ${String(charge.json.id)}`,
-  );
-  const retry = await api(
-    'payment-service',
-    'POST',
-    '/v1/payments',
-    payTok.json.access_token,
-    { amount: 2500, currency: 'EUR' },
-    'demo-order-1',
-  );
-  expectThat(
-    'retry with the same Idempotency-Key charges nothing new',
-    retry.json.id === charge.json.id,
-    `replayed ${String(retry.json.id)}`,
-  );
-
-  step('reporting-service asks for a scope it was not granted');
-  const refused = await tokenRequest('reporting-service', 'payments:write');
-  expectThat(
-    'authorization server refuses',
-    refused.status === 400 && refused.json.error === 'invalid_scope',
+    'cannot get a payments:write token',
+    refused.json.error === 'invalid_scope',
     `HTTP ${refused.status} ${refused.json.error}`,
   );
-
-  step('reporting-service uses its own token against the payment endpoint');
-  const repTok = await tokenRequest('reporting-service', 'transactions:read');
-  const noScope = await api(
-    'reporting-service',
-    'POST',
-    '/v1/payments',
-    repTok.json.access_token,
-    { amount: 1, currency: 'EUR' },
-    'evil-1',
+  const own = await tokenRequest('transactions:read');
+  const attempt = await httpsCall<{ error?: { code: string } }>(
+    `${s.sandbox.apiBaseUrl}/v1/payments`,
+    {
+      method: 'POST',
+      ca: s.sandbox.caCert,
+      cert: loot.client_cert,
+      key: loot.client_key,
+      headers: {
+        authorization: `Bearer ${own.json.access_token}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'evil-1',
+      },
+      body: JSON.stringify({ amount: 99999, currency: 'EUR' }),
+    },
   );
   expectThat(
-    'payments API refuses',
-    noScope.status === 403,
-    `HTTP ${noScope.status} ${noScope.json.error?.code}`,
+    'cannot create a payment with its own token',
+    attempt.status === 403,
+    `HTTP ${attempt.status} ${attempt.json.error?.code}`,
   );
-
-  step("an attacker replays payment-service's stolen token with reporting-service's certificate");
-  const stolen = await api(
-    'reporting-service',
-    'POST',
-    '/v1/payments',
-    payTok.json.access_token,
-    { amount: 1, currency: 'EUR' },
-    'evil-2',
+  const replay = await httpsCall<{ error?: { code: string } }>(
+    `${s.sandbox.apiBaseUrl}/v1/transactions`,
+    {
+      ca: s.sandbox.caCert,
+      cert: as('payment-service').cert,
+      key: as('payment-service').key,
+      headers: { authorization: `Bearer ${own.json.access_token}` },
+    },
   );
   expectThat(
-    'token is useless without its private key',
-    stolen.status === 401,
-    `HTTP ${stolen.status} ${stolen.json.error?.code}`,
+    'its token is useless with another certificate',
+    replay.status === 401,
+    `HTTP ${replay.status} ${replay.json.error?.code}`,
   );
-
-  step('the provider ledger: exactly one charge');
-  const ledger = await sb.admin.ledger();
+  // the attacker also holds reporting-service's Vault identity: log in as it
+  const v = (path: string, init: RequestInit = {}) =>
+    fetch(`${s.vault.addr}/v1/${path}`, init).then((r) => json<Record<string, any>>(r)); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const root = { 'x-vault-token': s.vault.rootToken };
+  const roleId = (await v('auth/approle/role/reporting-service/role-id', { headers: root })).data
+    .role_id;
+  const secretId = (
+    await v('auth/approle/role/reporting-service/secret-id', { method: 'POST', headers: root })
+  ).data.secret_id;
+  const login = await v('auth/approle/login', {
+    method: 'POST',
+    body: JSON.stringify({ role_id: roleId, secret_id: secretId }),
+  });
+  const vaultRead = await fetch(`${s.vault.addr}/v1/${secretDataPathOf('payment-service')}`, {
+    headers: { 'x-vault-token': login.auth.client_token },
+  });
   expectThat(
-    'charged exactly once',
-    ledger.payments.length === 1,
-    `${ledger.payments.length} payment(s) in the ledger`,
+    "cannot read payment-service's Vault secret",
+    vaultRead.status === 403,
+    `HTTP ${vaultRead.status}`,
   );
+}
+
+async function main() {
+  const keep = process.argv.includes('--keep');
+  step('start the stack');
+  stack = await startStack({ log: (line) => console.log(`    ${line}`) });
+  await scenario(stack);
+  await compromisedReporting(stack);
 
   const failed = checks.filter((c) => !c.ok);
   console.log(
@@ -169,9 +248,12 @@ async function main() {
   );
   for (const f of failed) console.log(`    ✗ ${f.step}: ${f.detail}`);
   if (keep) {
-    console.log(
-      `\n--keep: the sandbox stays up at ${sb.issuer} and ${sb.apiBaseUrl}; Ctrl-C stops it`,
-    );
+    console.log('\n--keep: the stack stays up (Ctrl-C stops it):');
+    for (const [name, svc] of Object.entries(stack.services))
+      console.log(`    ${name.padEnd(18)} ${svc.url}`);
+    console.log(`    provider sandbox   ${stack.sandbox.issuer}  ${stack.sandbox.apiBaseUrl}/v1`);
+    console.log(`    vault              ${stack.vault.addr}`);
+    console.log(`    redis              ${stack.redis.url}`);
     return failed.length;
   }
   await cleanup();

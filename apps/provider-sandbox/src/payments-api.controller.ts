@@ -46,6 +46,10 @@ const createRefund = z.strictObject({
 });
 const createEndpoint = z.strictObject({
   url: z.url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+  secret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a whsec_ secret of at least 18 bytes')
+    .optional(),
   events: z.array(z.enum(['payment.succeeded', 'refund.succeeded'])).optional(),
 });
 const listQuery = z.strictObject({
@@ -181,7 +185,13 @@ export class PaymentsApiController {
     await this.write(req, res, key, async () => {
       const input = parseInput(createEndpoint, req.body);
       // the signing secret is returned once, on creation
-      return this.state.webhooks.register(req.token.client_id, input.url, input.events ?? []);
+      // a merchant may bring its own signing secret (kept in its vault); otherwise one is generated
+      return this.state.webhooks.register(
+        req.token.client_id,
+        input.url,
+        input.events ?? [],
+        input.secret,
+      );
     });
   }
 

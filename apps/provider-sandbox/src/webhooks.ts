@@ -34,13 +34,13 @@ export class WebhookDispatcher {
     private readonly retryBaseMs: number,
   ) {}
 
-  register(clientId: string, url: string, events: string[]): WebhookEndpoint {
+  register(clientId: string, url: string, events: string[], secret?: string): WebhookEndpoint {
     const endpoint: WebhookEndpoint = {
       id: newId('we'),
       client_id: clientId,
       url,
       events,
-      secret: `whsec_${randomBytes(32).toString('base64')}`,
+      secret: secret ?? `whsec_${randomBytes(32).toString('base64')}`,
       created_at: new Date().toISOString(),
     };
     this.endpoints.set(endpoint.id, endpoint);

@@ -24,6 +24,8 @@ export async function startService(options: StartOptions): Promise<NestExpressAp
     bufferLogs: true,
     httpsOptions: options.httpsOptions,
     bodyParser: false,
+    // keep the exact bytes for signature checks (webhooks)
+    rawBody: true,
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');

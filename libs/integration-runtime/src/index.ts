@@ -1,0 +1,3 @@
+export * from './runtime.config';
+export * from './runtime';
+export * from './provider-outcome';

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { ServiceName } from '@lpi/access-matrix';
+import { loadConfig, setting } from '@lpi/service-bootstrap';
+
+/** Non-secret settings every integration service takes from its environment. */
+export function readRuntimeConfig(
+  service: ServiceName,
+  env: Record<string, string | undefined> = process.env,
+) {
+  const c = loadConfig(
+    service,
+    {
+      PORT: setting.port(),
+      HOST: z.string().default('127.0.0.1'),
+      LOG_LEVEL: setting.logLevel(),
+      REDIS_HOST: z.string().default('127.0.0.1'),
+      REDIS_PORT: setting.port(6379),
+      PROVIDER_ISSUER: setting.url(),
+      PROVIDER_API_URL: setting.url(),
+      PROVIDER_CA_FILE: setting.file(),
+      PROVIDER_RATE_LIMIT_PER_MINUTE: setting.positiveInt(50),
+      WEBHOOK_PUBLIC_URL: z.string().optional(),
+    },
+    env,
+  );
+  let providerCa: string;
+  try {
+    providerCa = readFileSync(c.PROVIDER_CA_FILE, 'utf8');
+  } catch {
+    throw new Error(`${service}: PROVIDER_CA_FILE points at a file that cannot be read`);
+  }
+  return { ...c, providerCa };
+}
+export type RuntimeConfig = ReturnType<typeof readRuntimeConfig>;

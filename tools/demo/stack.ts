@@ -1,0 +1,161 @@
+// The whole local stack as processes: its own redis-server, vault-dev (unless VAULT_ADDR is
+// set), the provider sandbox, the bootstrap, and the four services, each with nothing but
+// its own role-id and wrapped secret-id. Used by `npm run demo` and the end-to-end test.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
+import { renderRedisAcl } from '@lpi/messaging';
+import {
+  createDevPki,
+  freePort,
+  startRedisServer,
+  startSandbox,
+  startTsProcess,
+  startVaultDev,
+  type DevPki,
+  type RedisServer,
+  type SandboxHandle,
+  type TsProcess,
+  type VaultDevHandle,
+} from '@lpi/testing';
+import { runBootstrap, sandboxRegistrar } from '../bootstrap/bootstrap';
+
+export interface Stack {
+  pki: DevPki;
+  sandbox: SandboxHandle;
+  vault: { addr: string; rootToken: string; dev?: VaultDevHandle };
+  redis: RedisServer;
+  redisAdmin: { username: string; password: string };
+  redisPasswords: Record<ServiceName, string>;
+  services: Record<ServiceName, { url: string; process: TsProcess }>;
+  dir: string;
+  logFiles: string[];
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  log?: (line: string) => void;
+  rateLimitPerMinute?: number;
+  tokenTtlSeconds?: number;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'lpi-stack-'));
+  const logFiles: string[] = [];
+  const logFile = (name: string) => {
+    const f = join(dir, `${name}.log`);
+    logFiles.push(f);
+    return f;
+  };
+  const started: { stop(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  };
+  try {
+    log('generate a throwaway PKI: CA, server certificate, one client certificate per service');
+    const pki = await createDevPki(SERVICE_NAMES);
+    const caFile = join(dir, 'ca.crt');
+    writeFileSync(caFile, pki.caCert);
+
+    let vault: Stack['vault'];
+    if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
+      log(`use the Vault at VAULT_ADDR (${process.env.VAULT_ADDR})`);
+      vault = { addr: process.env.VAULT_ADDR, rootToken: process.env.VAULT_TOKEN };
+    } else {
+      log('start vault-dev (VAULT_ADDR is not set)');
+      const dev = await startVaultDev({ logFile: logFile('vault-dev') });
+      started.push(dev);
+      vault = { addr: dev.addr, rootToken: dev.rootToken, dev };
+    }
+
+    log('start the provider sandbox (authorization server + payments API, mTLS)');
+    const sandbox = await startSandbox({
+      pki,
+      rateLimitPerMinute: options.rateLimitPerMinute ?? 300,
+      tokenTtlSeconds: options.tokenTtlSeconds,
+      logFile: logFile('provider-sandbox'),
+    });
+    started.push(sandbox);
+
+    log('bootstrap: policies, AppRoles, provider clients, per-service secrets, wrapped secret-ids');
+    const outDir = join(dir, 'identities');
+    const boot = await runBootstrap({
+      vaultAddr: vault.addr,
+      vaultToken: vault.rootToken,
+      registerClient: sandboxRegistrar(sandbox.apiBaseUrl, sandbox.adminToken, sandbox.caCert),
+      clientCertificates: pki.clients as Record<ServiceName, { cert: string; key: string }>,
+      outDir,
+    });
+
+    log('start redis-server with the ACL generated from the access matrix');
+    const redisAdmin = { username: 'ops-admin', password: randomBytes(24).toString('base64url') };
+    const redis = await startRedisServer({
+      acl: renderRedisAcl({ passwords: boot.redisPasswords, admin: redisAdmin }),
+      adminUser: redisAdmin,
+      appendOnly: true,
+    });
+    started.push(redis);
+
+    log('start the four services, each with only its own role-id and wrapped secret-id');
+    const ports = Object.fromEntries(
+      await Promise.all(SERVICE_NAMES.map(async (s) => [s, await freePort()] as const)),
+    ) as Record<ServiceName, number>;
+    const services = {} as Stack['services'];
+    await Promise.all(
+      SERVICE_NAMES.map(async (service) => {
+        const url = `http://127.0.0.1:${ports[service]}`;
+        const proc = await startTsProcess({
+          name: service,
+          entry: `apps/${service}/src/main.ts`,
+          logFile: logFile(service),
+          readyTimeoutMs: 60_000,
+          env: {
+            PORT: String(ports[service]),
+            LOG_LEVEL: 'info',
+            REDIS_HOST: '127.0.0.1',
+            REDIS_PORT: String(redis.port),
+            PROVIDER_ISSUER: sandbox.issuer,
+            PROVIDER_API_URL: sandbox.apiBaseUrl,
+            PROVIDER_CA_FILE: caFile,
+            PROVIDER_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 300),
+            VAULT_ADDR: vault.addr,
+            VAULT_AUTH_METHOD: 'approle',
+            VAULT_ROLE_ID_FILE: join(outDir, service, 'role-id'),
+            VAULT_WRAPPED_SECRET_ID_FILE: join(outDir, service, 'wrapped-secret-id'),
+            VAULT_SECRET_POLL_MS: '500',
+            ...(service === 'webhook-service'
+              ? { WEBHOOK_PUBLIC_URL: `${url}/webhooks/provider` }
+              : {}),
+          },
+          ready: async () =>
+            (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200,
+        });
+        started.push(proc);
+        services[service] = { url, process: proc };
+        log(`  ${service.padEnd(18)} ${url}`);
+      }),
+    );
+
+    return {
+      pki,
+      sandbox,
+      vault,
+      redis,
+      redisAdmin,
+      redisPasswords: boot.redisPasswords,
+      services,
+      dir,
+      logFiles,
+      async stop() {
+        await stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
