@@ -1,0 +1,238 @@
+// The demo scenario, shared by `npm run demo` and the end-to-end test: real processes only.
+import { secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { httpsCall, waitFor } from '@lpi/testing';
+import type { Stack } from './stack';
+
+export interface Check {
+  step: string;
+  ok: boolean;
+  detail: string;
+}
+
+export class ScenarioLog {
+  readonly checks: Check[] = [];
+  private stepNo = 0;
+  private readonly t0 = Date.now();
+  constructor(private readonly print: (line: string) => void = (l) => console.log(l)) {}
+  elapsed = () => `${((Date.now() - this.t0) / 1000).toFixed(1)}s`;
+  step(title: string) {
+    this.print(`\n[${++this.stepNo}] ${title}  (${this.elapsed()})`);
+  }
+  expectThat(what: string, ok: boolean, detail: string) {
+    this.checks.push({ step: what, ok, detail });
+    this.print(`    ${ok ? '✓' : '✗'} ${what}: ${detail}`);
+  }
+}
+
+const bind = (log: ScenarioLog) => ({
+  step: (t: string) => log.step(t),
+  expectThat: (w: string, ok: boolean, d: string) => log.expectThat(w, ok, d),
+});
+
+const json = async <T>(res: Response) => (await res.json()) as T;
+const post = (url: string, key: string, body: unknown) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
+
+export async function scenario(s: Stack, log: ScenarioLog) {
+  const { step, expectThat } = bind(log);
+  const pay = s.services['payment-service'].url;
+  const refund = s.services['refund-service'].url;
+  const report = s.services['reporting-service'].url;
+
+  step(
+    'three payments through payment-service (HTTP -> queue -> provider), one of them sent twice',
+  );
+  const orders = [
+    ['order-1001', 2500],
+    ['order-1002', 1299],
+    ['order-1003', 45000],
+  ] as const;
+  const ids: string[] = [];
+  for (const [key, amount] of orders) {
+    const res = await post(`${pay}/payments`, key, {
+      amount,
+      currency: 'EUR',
+      description: `demo ${key}`,
+    });
+    ids.push((await json<{ payment_id: string }>(res)).payment_id);
+  }
+  const dup = await json<{ payment_id: string }>(
+    await post(`${pay}/payments`, 'order-1001', {
+      amount: 2500,
+      currency: 'EUR',
+      description: 'demo order-1001',
+    }),
+  );
+  expectThat('a retried request is the same payment', dup.payment_id === ids[0], dup.payment_id);
+  const states = await waitFor('payments to be charged', async () => {
+    const all = await Promise.all(
+      ids.map(async (id) =>
+        json<{ status: string; provider_payment_id?: string }>(
+          await fetch(`${pay}/payments/${id}`),
+        ),
+      ),
+    );
+    return all.every((p) => p.status === 'succeeded') ? all : undefined;
+  });
+  expectThat('all payments charged', true, states.map((p) => p.provider_payment_id).join(', '));
+  const bad = await post(`${pay}/payments`, 'order-bad', { amount: 12.5, currency: 'EUR' });
+  expectThat(
+    'invalid input refused with the error envelope',
+    bad.status === 400,
+    `HTTP ${bad.status} ${(await json<{ error: { code: string } }>(bad)).error.code}`,
+  );
+
+  step('a partial refund of the first payment through refund-service');
+  const r = await json<{ refund_id: string }>(
+    await post(`${refund}/refunds`, 'refund-1001', {
+      provider_payment_id: states[0].provider_payment_id,
+      amount: 500,
+      currency: 'EUR',
+      reason: 'demo',
+    }),
+  );
+  const refunded = await waitFor('the refund', async () => {
+    const state = await json<{ status: string; provider_refund_id?: string }>(
+      await fetch(`${refund}/refunds/${r.refund_id}`),
+    );
+    return state.status === 'succeeded' ? state : undefined;
+  });
+  expectThat('refund applied', true, String(refunded.provider_refund_id));
+
+  step(
+    'signed provider webhooks reach webhook-service, are verified and fanned out; the report reconciles',
+  );
+  const summary = await waitFor('the report to include every event', async () => {
+    const sum = await json<{
+      payments: { count: number };
+      refunds: { count: number };
+      provider_events_received: number;
+      reconciled: boolean;
+      provider: { net_amount: number };
+    }>(await fetch(`${report}/reports/summary`));
+    return sum.payments.count === 3 && sum.refunds.count === 1 && sum.provider_events_received >= 4
+      ? sum
+      : undefined;
+  });
+  expectThat(
+    'webhooks verified and delivered',
+    summary.provider_events_received >= 4,
+    `${summary.provider_events_received} provider events`,
+  );
+  expectThat(
+    'report equals the provider transactions',
+    summary.reconciled,
+    `net ${summary.provider.net_amount} EUR cents`,
+  );
+  const forged = await fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': 'msg_forged',
+      'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+      'webhook-signature': 'v1,AAAA',
+    },
+    body: '{"type":"payment.succeeded","data":{"id":"pp_fake"}}',
+  });
+  expectThat('a forged webhook is refused', forged.status === 401, `HTTP ${forged.status}`);
+
+  step("the provider's ledger: every payment charged exactly once");
+  const ledger = await s.sandbox.admin.ledger();
+  const keys = ledger.payments.map((p) => String(p.idempotency_key));
+  expectThat(
+    'charged exactly once',
+    ledger.payments.length === 3 && new Set(keys).size === 3,
+    `${ledger.payments.length} charges, ${ledger.refunds.length} refund`,
+  );
+}
+
+export async function compromisedReporting(s: Stack, log: ScenarioLog) {
+  const { step, expectThat } = bind(log);
+  step('reporting-service is compromised: what its secrets let an attacker do');
+  // everything reporting-service holds is in its own Vault secret
+  const stolen = await json<{ data: { data: Record<string, string> } }>(
+    await fetch(`${s.vault.addr}/v1/${secretDataPathOf('reporting-service')}`, {
+      headers: { 'x-vault-token': s.vault.rootToken },
+    }),
+  );
+  const loot = stolen.data.data;
+  const as = (svc: ServiceName) => s.pki.clients[svc];
+  const tokenRequest = (scope: string) =>
+    httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
+      method: 'POST',
+      ca: s.sandbox.caCert,
+      cert: loot.client_cert,
+      key: loot.client_key,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${loot.client_id}:${loot.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+    });
+  const refused = await tokenRequest('payments:write');
+  expectThat(
+    'cannot get a payments:write token',
+    refused.json.error === 'invalid_scope',
+    `HTTP ${refused.status} ${refused.json.error}`,
+  );
+  const own = await tokenRequest('transactions:read');
+  const attempt = await httpsCall<{ error?: { code: string } }>(
+    `${s.sandbox.apiBaseUrl}/v1/payments`,
+    {
+      method: 'POST',
+      ca: s.sandbox.caCert,
+      cert: loot.client_cert,
+      key: loot.client_key,
+      headers: {
+        authorization: `Bearer ${own.json.access_token}`,
+        'content-type': 'application/json',
+        'idempotency-key': 'evil-1',
+      },
+      body: JSON.stringify({ amount: 99999, currency: 'EUR' }),
+    },
+  );
+  expectThat(
+    'cannot create a payment with its own token',
+    attempt.status === 403,
+    `HTTP ${attempt.status} ${attempt.json.error?.code}`,
+  );
+  const replay = await httpsCall<{ error?: { code: string } }>(
+    `${s.sandbox.apiBaseUrl}/v1/transactions`,
+    {
+      ca: s.sandbox.caCert,
+      cert: as('payment-service').cert,
+      key: as('payment-service').key,
+      headers: { authorization: `Bearer ${own.json.access_token}` },
+    },
+  );
+  expectThat(
+    'its token is useless with another certificate',
+    replay.status === 401,
+    `HTTP ${replay.status} ${replay.json.error?.code}`,
+  );
+  // the attacker also holds reporting-service's Vault identity: log in as it
+  const v = (path: string, init: RequestInit = {}) =>
+    fetch(`${s.vault.addr}/v1/${path}`, init).then((r) => json<Record<string, any>>(r)); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const root = { 'x-vault-token': s.vault.rootToken };
+  const roleId = (await v('auth/approle/role/reporting-service/role-id', { headers: root })).data
+    .role_id;
+  const secretId = (
+    await v('auth/approle/role/reporting-service/secret-id', { method: 'POST', headers: root })
+  ).data.secret_id;
+  const login = await v('auth/approle/login', {
+    method: 'POST',
+    body: JSON.stringify({ role_id: roleId, secret_id: secretId }),
+  });
+  const vaultRead = await fetch(`${s.vault.addr}/v1/${secretDataPathOf('payment-service')}`, {
+    headers: { 'x-vault-token': login.auth.client_token },
+  });
+  expectThat(
+    "cannot read payment-service's Vault secret",
+    vaultRead.status === 403,
+    `HTTP ${vaultRead.status}`,
+  );
+}
