@@ -35,6 +35,7 @@ const execFileAsync = promisify(execFile);
 
 const COMMON_ENV = [
   'PORT',
+  'HOST',
   'LOG_LEVEL',
   'VAULT_ADDR',
   'VAULT_AUTH_METHOD',

@@ -109,6 +109,8 @@ export async function createDevPki(clientNames: readonly string[] = []): Promise
   const rogueCa = await selfSignedCa('untrusted CA');
   const server = await issue(ca, 'localhost', 'server', [
     { type: 'dns', value: 'localhost' },
+    // the sandbox's name inside docker compose
+    { type: 'dns', value: 'provider-sandbox' },
     { type: 'ip', value: '127.0.0.1' },
   ]);
   const issueClient = (name: string) => issue(ca, name, 'client', [{ type: 'dns', value: name }]);
