@@ -34,23 +34,44 @@ describe('end to end: payment -> refund -> webhook -> report through the real pr
 
   it('reports exactly the provider transactions', async () => {
     const res = await fetch(`${stack.services['reporting-service'].url}/reports/summary`);
-    const summary = (await res.json()) as { reconciled: boolean; payments: { count: number }; refunds: { count: number } };
-    expect(summary).toMatchObject({ reconciled: true, payments: { count: 3 }, refunds: { count: 1 } });
+    const summary = (await res.json()) as {
+      reconciled: boolean;
+      payments: { count: number };
+      refunds: { count: number };
+    };
+    expect(summary).toMatchObject({
+      reconciled: true,
+      payments: { count: 3 },
+      refunds: { count: 1 },
+    });
   });
 
   it('wrote no secret, key or token to any log of any process', async () => {
-    const secrets: string[] = [stack.vault.rootToken, stack.sandbox.adminToken, stack.redisAdmin.password];
+    const secrets: string[] = [
+      stack.vault.rootToken,
+      stack.sandbox.adminToken,
+      stack.redisAdmin.password,
+    ];
     for (const service of SERVICE_NAMES) {
-      const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, { headers: { 'x-vault-token': stack.vault.rootToken } });
+      const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, {
+        headers: { 'x-vault-token': stack.vault.rootToken },
+      });
       const data = ((await res.json()) as { data: { data: Record<string, string> } }).data.data;
-      secrets.push(data.client_secret, data.redis_password, ...(data.webhook_secret ? [data.webhook_secret] : []));
+      secrets.push(
+        data.client_secret,
+        data.redis_password,
+        ...(data.webhook_secret ? [data.webhook_secret] : []),
+      );
       secrets.push(data.client_key.split('\n')[1]); // a line of key material
     }
     const logs = stack.logFiles.map((f) => ({ f, text: readFileSync(f, 'utf8') }));
     expect(logs.reduce((n, l) => n + l.text.length, 0)).toBeGreaterThan(1000); // the logs exist
     for (const { f, text } of logs) {
-      for (const s of secrets) expect({ file: f, leaked: text.includes(s) }).toEqual({ file: f, leaked: false });
-      expect({ file: f, jwt: /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\./.test(text) }).toEqual({ file: f, jwt: false });
+      for (const s of secrets)
+        expect({ file: f, leaked: text.includes(s) }).toEqual({ file: f, leaked: false });
+      expect({ file: f, jwt: /eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\./.test(text) }).toEqual(
+        { file: f, jwt: false },
+      );
       expect({ file: f, pem: text.includes('PRIVATE KEY-----') }).toEqual({ file: f, pem: false });
     }
   });

@@ -32,6 +32,8 @@ export interface Stack {
   services: Record<ServiceName, { url: string; process: TsProcess }>;
   dir: string;
   logFiles: string[];
+  /** SIGKILL a service, give it a fresh wrapped secret-id (single use), start it again. */
+  crashAndRestart(service: ServiceName): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export interface StackOptions {
   log?: (line: string) => void;
   rateLimitPerMinute?: number;
   tokenTtlSeconds?: number;
+  /** BullMQ lock for the services (short in fault drills so crashed jobs come back fast). */
+  queueLockMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -82,13 +86,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     log('bootstrap: policies, AppRoles, provider clients, per-service secrets, wrapped secret-ids');
     const outDir = join(dir, 'identities');
-    const boot = await runBootstrap({
-      vaultAddr: vault.addr,
-      vaultToken: vault.rootToken,
-      registerClient: sandboxRegistrar(sandbox.apiBaseUrl, sandbox.adminToken, sandbox.caCert),
-      clientCertificates: pki.clients as Record<ServiceName, { cert: string; key: string }>,
-      outDir,
-    });
+    const bootstrap = () =>
+      runBootstrap({
+        vaultAddr: vault.addr,
+        vaultToken: vault.rootToken,
+        registerClient: sandboxRegistrar(sandbox.apiBaseUrl, sandbox.adminToken, sandbox.caCert),
+        clientCertificates: pki.clients as Record<ServiceName, { cert: string; key: string }>,
+        outDir,
+      });
+    const boot = await bootstrap();
 
     log('start redis-server with the ACL generated from the access matrix');
     const redisAdmin = { username: 'ops-admin', password: randomBytes(24).toString('base64url') };
@@ -126,6 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             VAULT_ROLE_ID_FILE: join(outDir, service, 'role-id'),
             VAULT_WRAPPED_SECRET_ID_FILE: join(outDir, service, 'wrapped-secret-id'),
             VAULT_SECRET_POLL_MS: '500',
+            QUEUE_LOCK_MS: String(options.queueLockMs ?? 30_000),
             ...(service === 'webhook-service'
               ? { WEBHOOK_PUBLIC_URL: `${url}/webhooks/provider` }
               : {}),
@@ -149,6 +156,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       services,
       dir,
       logFiles,
+      async crashAndRestart(service) {
+        const proc = services[service].process;
+        await proc.kill('SIGKILL');
+        await bootstrap(); // idempotent; writes fresh wrapped secret-ids
+        await proc.restart();
+      },
       async stop() {
         await stop();
         rmSync(dir, { recursive: true, force: true });

@@ -61,6 +61,7 @@ const faults = z.strictObject({
     })
     .optional(),
   revoke_tokens_issued_before: z.literal('now').optional(),
+  response_delay_ms: z.number().int().min(0).max(60_000).optional(),
 });
 
 /** The provider's client registry and test hooks, behind their own admin credential. */
@@ -123,6 +124,7 @@ export class AdminController {
     if (f.api_status)
       this.state.faults.apiStatus = { status: f.api_status.status, remaining: f.api_status.count };
     if (f.revoke_tokens_issued_before) this.state.registry.revokeAllIssued();
+    if (f.response_delay_ms !== undefined) this.state.faults.responseDelayMs = f.response_delay_ms;
     this.state.log.warn({ faults: f }, 'fault injected');
     return { ok: true };
   }
@@ -131,6 +133,11 @@ export class AdminController {
   @HttpCode(204)
   clearFaults() {
     this.state.faults.clear();
+  }
+
+  @Get('token-counts')
+  tokenCounts() {
+    return Object.fromEntries(this.state.registry.issuedCount);
   }
 
   @Get('webhook-deliveries')

@@ -216,8 +216,14 @@ export function createAuthorizationServer(
     if (isToken && ctx.status === 200) {
       const issued = (ctx.body as { access_token?: string }).access_token;
       const payload = issued?.split('.')[1];
-      if (payload)
-        registry.recordIssued(String(JSON.parse(Buffer.from(payload, 'base64url').toString()).jti));
+      if (payload) {
+        const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
+          jti: string;
+          client_id: string;
+        };
+        registry.recordIssued(String(claims.jti));
+        registry.countIssued(String(claims.client_id));
+      }
     }
     if (isToken && ctx.status === 200 && ctx.oidc?.params?.grant_type === 'client_credentials') {
       const clientId = ctx.oidc.client?.clientId;

@@ -86,6 +86,13 @@ export class ClientRegistry {
   private readonly revokedJtis = new Set<string>();
 
   /** JWTs cannot be revoked at the AS, so the API keeps its own list (admin fault hook). */
+  /** Access tokens issued per client (drills check "one token request per client"). */
+  readonly issuedCount = new Map<string, number>();
+
+  countIssued(clientId: string): void {
+    this.issuedCount.set(clientId, (this.issuedCount.get(clientId) ?? 0) + 1);
+  }
+
   recordIssued(jti: string): void {
     this.issuedJtis.add(jti);
   }

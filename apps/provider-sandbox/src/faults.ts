@@ -2,6 +2,8 @@
 export class FaultState {
   tokenEndpointDown = false;
   apiStatus?: { status: number; remaining: number };
+  /** Delay write responses after the charge is recorded (the worst moment to crash). */
+  responseDelayMs = 0;
 
   /** Takes one injected API failure, if any is pending. */
   takeApiFailure(): number | undefined {
@@ -13,5 +15,6 @@ export class FaultState {
   clear(): void {
     this.tokenEndpointDown = false;
     this.apiStatus = undefined;
+    this.responseDelayMs = 0;
   }
 }

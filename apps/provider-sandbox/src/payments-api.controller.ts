@@ -82,6 +82,8 @@ export class PaymentsApiController {
       req.body,
       async () => ({ status: 201, body: await op() }),
     );
+    if (this.state.faults.responseDelayMs)
+      await new Promise((r) => setTimeout(r, this.state.faults.responseDelayMs));
     if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
     res.status(result.status).json(result.body);
   }

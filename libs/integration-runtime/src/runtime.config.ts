@@ -21,6 +21,8 @@ export function readRuntimeConfig(
       PROVIDER_CA_FILE: setting.file(),
       PROVIDER_RATE_LIMIT_PER_MINUTE: setting.positiveInt(50),
       WEBHOOK_PUBLIC_URL: z.string().optional(),
+      /** BullMQ job lock; a crashed worker's job runs again after about 1.5x this. */
+      QUEUE_LOCK_MS: setting.positiveInt(30_000),
     },
     env,
   );

@@ -70,6 +70,8 @@ export async function startIntegrationService(
       port: config.REDIS_PORT,
       password: secrets.current().data.redis_password,
     },
+    lockDurationMs: config.QUEUE_LOCK_MS,
+    stalledIntervalMs: Math.max(500, Math.floor(config.QUEUE_LOCK_MS / 2)),
     onError: (err, context) =>
       logger.warn({ context, err: { message: err.message } }, 'messaging error'),
   });

@@ -20,6 +20,7 @@ export interface SandboxFault {
   token_endpoint?: 'down' | 'up';
   api_status?: { status: 500 | 502 | 503 | 429; count: number };
   revoke_tokens_issued_before?: 'now';
+  response_delay_ms?: number;
 }
 
 export interface SandboxAdmin {
@@ -34,6 +35,8 @@ export interface SandboxAdmin {
   setFault(fault: SandboxFault): Promise<void>;
   clearFaults(): Promise<void>;
   webhookDeliveries(): Promise<Record<string, unknown>[]>;
+  /** Access tokens issued so far, per client. */
+  tokenCounts(): Promise<Record<string, number>>;
 }
 
 export interface SandboxHandle {
@@ -141,6 +144,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
         ).json,
       setFault: async (fault) => void (await admin('PUT', '/faults', fault)),
       clearFaults: async () => void (await admin('DELETE', '/faults')),
+      tokenCounts: async () => (await admin<Record<string, number>>('GET', '/token-counts')).json,
       webhookDeliveries: async () =>
         (await admin<{ data: Record<string, unknown>[] }>('GET', '/webhook-deliveries')).json.data,
     },

@@ -1,0 +1,163 @@
+import { secretDataPathOf } from '@lpi/access-matrix';
+import { waitFor } from '@lpi/testing';
+import { startStack, type Stack } from '../demo/stack';
+
+// Fault drills: each breaks one part of the running stack on purpose and then checks the
+// provider's ledger: no job lost, no payment charged twice.
+jest.setTimeout(240_000);
+
+const post = async (url: string, key: string, body: unknown) => {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 202) throw new Error(`POST ${url} answered ${res.status}`);
+  return (await res.json()) as { payment_id: string };
+};
+
+async function pay(s: Stack, keys: string[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const key of keys)
+    ids.push(
+      (
+        await post(`${s.services['payment-service'].url}/payments`, key, {
+          amount: 1000,
+          currency: 'EUR',
+        })
+      ).payment_id,
+    );
+  return ids;
+}
+
+/** Every payment charged exactly once at the provider, and its event reached reporting. */
+async function expectChargedOnce(s: Stack, ids: string[], timeoutMs = 90_000) {
+  await waitFor(
+    `${ids.length} charges`,
+    async () => {
+      const ledger = await s.sandbox.admin.ledger();
+      const keys = ledger.payments.map((p) => String(p.idempotency_key));
+      return ids.every((id) => keys.includes(`charge:${id}`)) ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  const ledger = await s.sandbox.admin.ledger();
+  for (const id of ids)
+    expect({
+      id,
+      charges: ledger.payments.filter((p) => p.idempotency_key === `charge:${id}`).length,
+    }).toEqual({ id, charges: 1 });
+  await waitFor(
+    'payment events at reporting-service',
+    async () => {
+      const sum = (await (
+        await fetch(`${s.services['reporting-service'].url}/reports/summary`)
+      ).json()) as { payments: { count: number }; reconciled: boolean };
+      return sum.reconciled && sum.payments.count === ledger.payments.length ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+describe('fault drills on a running stack', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ rateLimitPerMinute: 6000, queueLockMs: 2000 });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('a payment worker killed with SIGKILL in the middle of a provider call, three times: nothing lost, nothing charged twice', async () => {
+    await s.sandbox.admin.setFault({ response_delay_ms: 1500 });
+    const ids: string[] = [];
+    for (let i = 1; i <= 3; i += 1) {
+      const [id] = await pay(s, [`kill-${i}`]);
+      ids.push(id);
+      // the provider has charged, the worker waits for the response: crash now
+      await waitFor('the charge to land', async () =>
+        (await s.sandbox.admin.ledger()).payments.some((p) => p.idempotency_key === `charge:${id}`)
+          ? true
+          : undefined,
+      );
+      await s.crashAndRestart('payment-service');
+    }
+    await s.sandbox.admin.setFault({ response_delay_ms: 0 });
+    await expectChargedOnce(s, ids);
+  });
+
+  it('Redis restarted during a run (append-only file on): the queued work survives', async () => {
+    // keep the jobs in flight (provider slow to answer) while Redis goes away and comes back
+    await s.sandbox.admin.setFault({ response_delay_ms: 1000 });
+    const ids = await pay(s, ['redis-1', 'redis-2', 'redis-3', 'redis-4']);
+    await s.redis.restart();
+    await s.sandbox.admin.setFault({ response_delay_ms: 0 });
+    await expectChargedOnce(s, ids);
+  });
+
+  it('5xx and 429 storms: retried with backoff, the rate limit honoured, no retry loop', async () => {
+    await s.sandbox.admin.setFault({ api_status: { status: 503, count: 4 } });
+    const a = await pay(s, ['storm-5xx-1', 'storm-5xx-2']);
+    await expectChargedOnce(s, a);
+    await s.sandbox.admin.setFault({ api_status: { status: 429, count: 4 } });
+    const b = await pay(s, ['storm-429-1', 'storm-429-2']);
+    await expectChargedOnce(s, b);
+  });
+
+  it('a 401 storm (the provider revokes every token): one token request per client, not one per request', async () => {
+    const before = (await s.sandbox.admin.tokenCounts())['payment-service'] ?? 0;
+    await s.sandbox.admin.setFault({ revoke_tokens_issued_before: 'now' });
+    const ids = await pay(s, ['revoked-1', 'revoked-2', 'revoked-3', 'revoked-4', 'revoked-5']);
+    await expectChargedOnce(s, ids);
+    const after = (await s.sandbox.admin.tokenCounts())['payment-service'] ?? 0;
+    expect(after - before).toBe(1);
+  });
+
+  it('credential rotation under load: zero failed provider calls', async () => {
+    const kv = `${s.vault.addr}/v1/${secretDataPathOf('payment-service')}`;
+    const headers = { 'x-vault-token': s.vault.rootToken };
+    const loadKeys = Array.from({ length: 6 }, (_, i) => `rotation-${i}`);
+    const first = await pay(s, loadKeys.slice(0, 3));
+    const next = await s.sandbox.admin.rotateSecret('payment-service');
+    const current = (
+      (await (await fetch(kv, { headers })).json()) as { data: { data: Record<string, string> } }
+    ).data.data;
+    await fetch(kv, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ data: { ...current, client_secret: next } }),
+    });
+    const second = await pay(s, loadKeys.slice(3));
+    // the service polls Vault every 500 ms; retire the old secret once it has switched
+    await new Promise((r) => setTimeout(r, 2000));
+    await s.sandbox.admin.retirePreviousSecret('payment-service');
+    await s.sandbox.admin.setFault({ revoke_tokens_issued_before: 'now' }); // force a token request with the new secret
+    const third = await pay(s, ['rotation-after']);
+    await expectChargedOnce(s, [...first, ...second, ...third]);
+    const refusals = s.sandbox
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('token request refused') && l.includes('payment-service'));
+    expect(refusals).toEqual([]);
+  });
+});
+
+describe('the authorization server down for longer than a token lifetime', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ rateLimitPerMinute: 6000, queueLockMs: 2000, tokenTtlSeconds: 3 });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('delays work without failing it for good, and resumes by itself', async () => {
+    await s.sandbox.admin.setFault({ token_endpoint: 'down' });
+    await new Promise((r) => setTimeout(r, 4000)); // every token has expired
+    const ids = await pay(s, ['as-down-1', 'as-down-2']);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await s.sandbox.admin.ledger()).payments).toHaveLength(0); // delayed, not charged
+    await s.sandbox.admin.setFault({ token_endpoint: 'up' });
+    await expectChargedOnce(s, ids);
+  });
+});
