@@ -3,6 +3,7 @@
 // a summary, and exits 0 only if every claim held. Everything it starts, it stops (Ctrl-C
 // too). `--keep` leaves the stack running.
 import { ScenarioLog, compromisedReporting, scenario } from './scenario';
+import { runDrill } from '../drill/drill';
 import { startStack, type Stack } from './stack';
 
 const log = new ScenarioLog();
@@ -21,9 +22,25 @@ process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 async function main() {
   const keep = process.argv.includes('--keep');
   step('start the stack');
-  stack = await startStack({ log: (line) => console.log(`    ${line}`) });
+  // 10 s tokens, so that the incident drill can show a stolen token dying within the demo
+  stack = await startStack({ tokenTtlSeconds: 10, log: (line) => console.log(`    ${line}`) });
   await scenario(stack, log);
   await compromisedReporting(stack, log);
+  if (!keep) {
+    step('the breach drill: every service compromised in turn, every capability at every layer');
+    const drill = await runDrill({ stack, print: () => undefined });
+    log.expectThat(
+      'breach drill',
+      drill.failures.length === 0,
+      `${drill.rows.length - drill.failures.length}/${drill.rows.length} expectations held (${drill.positiveControls} positive controls); table in docs/blast-radius.md`,
+    );
+    for (const f of drill.failures)
+      log.expectThat(
+        `${f.service} ${f.layer}: ${f.capability}`,
+        false,
+        `expected ${f.expected}, got ${f.actual}`,
+      );
+  }
 
   const failed = checks.filter((c) => !c.ok);
   console.log(

@@ -18,10 +18,15 @@ interface RefreshRecord {
 const thumbprint = (cert: X509Certificate) =>
   createHash('sha256').update(cert.raw).digest('base64url');
 
+/**
+ * The client certificate, only if it chains to the CA we trust: tokens are never bound to a
+ * certificate an attacker minted (found by the breach drill: binding to any presented
+ * certificate let a stolen secret plus a self-made certificate obtain a token).
+ */
 function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
   const socket = ctx.req.socket as TLSSocket;
-  const cert = socket.getPeerX509Certificate?.();
-  return cert ?? undefined;
+  if (!socket.authorized) return undefined;
+  return socket.getPeerX509Certificate?.() ?? undefined;
 }
 
 /**

@@ -174,6 +174,13 @@ describe('authorization server', () => {
     );
     expect(noCert.status).toBe(400);
     expect(noCert.json.error).toBe('invalid_grant');
+    // a certificate the attacker minted is never bound into a token
+    const rogue = await tokenRequest(
+      'payment-service',
+      { grant_type: 'client_credentials', scope: 'payments:write' },
+      { pair: sb.pki.rogue },
+    );
+    expect(rogue.json.error).toBe('invalid_grant');
     // tls_client_auth with another service's certificate
     const wrongCert = await tokenRequest(
       'webhook-service',

@@ -45,10 +45,6 @@ export async function startIntegrationService(
   const secretsOptions = readSecretsConfig(service);
   const secrets = await SecretsClient.connect({ ...secretsOptions, logger });
   const credentials = new CredentialSet(toCredential(secrets.current()));
-  secrets.watchServiceSecret((s) => {
-    credentials.update(toCredential(s));
-    logger.info({ version: s.version }, 'credentials rotated from Vault');
-  });
   const tokens = new TokenManager({
     issuer: config.PROVIDER_ISSUER,
     caCert: config.providerCa,
@@ -74,6 +70,11 @@ export async function startIntegrationService(
     stalledIntervalMs: Math.max(500, Math.floor(config.QUEUE_LOCK_MS / 2)),
     onError: (err, context) =>
       logger.warn({ context, err: { message: err.message } }, 'messaging error'),
+  });
+  secrets.watchServiceSecret((s) => {
+    credentials.update(toCredential(s));
+    messaging.updatePassword(s.data.redis_password);
+    logger.info({ version: s.version }, 'credentials rotated from Vault');
   });
   const runtime: ServiceRuntime = { service, config, provider, tokens, messaging, secrets };
 

@@ -244,6 +244,15 @@ export class Messaging {
     return q;
   }
 
+  /**
+   * A rotated Redis password: later (re)connections authenticate with it. Existing sockets
+   * stay authenticated until they drop (the incident runbook kills them with CLIENT KILL).
+   */
+  updatePassword(password: string): void {
+    this.options.redis.password = password;
+    for (const c of this.connections) c.options.password = password;
+  }
+
   /** Counts per state of a queue this service touches (readiness, tests, the demo). */
   async counts(queue: QueueName): Promise<Record<string, number>> {
     return this.queue(queue).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed');
