@@ -209,23 +209,57 @@ describe('Kubernetes auth against a TokenReview endpoint', () => {
       req.on('data', (d) => (body += d));
       req.on('end', () => {
         const token = (JSON.parse(body) as { spec: { token: string } }).spec.token;
-        const users: Record<string, string> = { 'sa-payment': 'system:serviceaccount:payments:payment-service', 'sa-other': 'system:serviceaccount:payments:intruder' };
+        const users: Record<string, string> = {
+          'sa-payment': 'system:serviceaccount:payments:payment-service',
+          'sa-other': 'system:serviceaccount:payments:intruder',
+        };
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ status: users[token] ? { authenticated: true, user: { username: users[token] } } : { authenticated: false } }));
+        res.end(
+          JSON.stringify({
+            status: users[token]
+              ? { authenticated: true, user: { username: users[token] } }
+              : { authenticated: false },
+          }),
+        );
       });
     });
     await new Promise<void>((r) => review.listen(0, '127.0.0.1', r));
     try {
       const root = vault.rootToken;
       await call('POST', 'sys/auth/kubernetes', root, { type: 'kubernetes' });
-      await call('POST', 'auth/kubernetes/config', root, { kubernetes_host: `http://127.0.0.1:${(review.address() as { port: number }).port}` });
-      await call('POST', 'auth/kubernetes/role/payment-service', root, { bound_service_account_names: ['payment-service'], bound_service_account_namespaces: ['payments'], token_policies: ['payment-service'] });
-      const ok = await call('POST', 'auth/kubernetes/login', undefined, { role: 'payment-service', jwt: 'sa-payment' });
+      await call('POST', 'auth/kubernetes/config', root, {
+        kubernetes_host: `http://127.0.0.1:${(review.address() as { port: number }).port}`,
+      });
+      await call('POST', 'auth/kubernetes/role/payment-service', root, {
+        bound_service_account_names: ['payment-service'],
+        bound_service_account_namespaces: ['payments'],
+        token_policies: ['payment-service'],
+      });
+      const ok = await call('POST', 'auth/kubernetes/login', undefined, {
+        role: 'payment-service',
+        jwt: 'sa-payment',
+      });
       expect(ok.status).toBe(200);
       expect(ok.body.auth.policies).toEqual(['default', 'payment-service']);
-      expect((await call('GET', secretDataPathOf('payment-service'), ok.body.auth.client_token)).status).toBe(200);
-      expect((await call('POST', 'auth/kubernetes/login', undefined, { role: 'payment-service', jwt: 'sa-other' })).status).toBe(403);
-      expect((await call('POST', 'auth/kubernetes/login', undefined, { role: 'payment-service', jwt: 'forged' })).status).toBe(403);
+      expect(
+        (await call('GET', secretDataPathOf('payment-service'), ok.body.auth.client_token)).status,
+      ).toBe(200);
+      expect(
+        (
+          await call('POST', 'auth/kubernetes/login', undefined, {
+            role: 'payment-service',
+            jwt: 'sa-other',
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await call('POST', 'auth/kubernetes/login', undefined, {
+            role: 'payment-service',
+            jwt: 'forged',
+          })
+        ).status,
+      ).toBe(403);
     } finally {
       review.close();
     }

@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { waitFor } from '@lpi/testing';
+import { startStack, type Stack } from '../demo/stack';
+
+// The services' own HTTP edges under random input: never a 5xx, every error in the
+// envelope, and nothing enqueued (so nothing charged) from input that was refused.
+jest.setTimeout(180_000);
+
+let s: Stack;
+beforeAll(async () => {
+  s = await startStack({ rateLimitPerMinute: 6000 });
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+const envelope = {
+  error: {
+    type: expect.any(String),
+    code: expect.any(String),
+    message: expect.any(String),
+    request_id: expect.any(String),
+  },
+};
+const body = fc.oneof(
+  fc.json(),
+  fc.string(),
+  fc
+    .record(
+      {
+        amount: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
+        currency: fc.oneof(fc.constantFrom('EUR', 'eur', 'EURO', ''), fc.string()),
+        description: fc.option(fc.string({ maxLength: 300 })),
+        provider_payment_id: fc.option(fc.string()),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+);
+const header = fc.option(
+  fc.string({ minLength: 1, maxLength: 80 }).map((h) => h.replace(/[^\x21-\x7e]/g, 'x')),
+);
+
+it('payment-service and refund-service: no 5xx, the envelope on every error, and only accepted requests are charged', async () => {
+  const accepted = new Set<string>();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom('payment-service', 'refund-service'),
+      fc.constantFrom('POST', 'GET', 'PUT', 'DELETE'),
+      body,
+      header,
+      fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+      async (svc, method, payload, key, type) => {
+        const path = svc === 'payment-service' ? '/payments' : '/refunds';
+        const res = await fetch(`${s.services[svc as 'payment-service'].url}${path}`, {
+          method,
+          headers: { 'content-type': type, ...(key ? { 'idempotency-key': key } : {}) },
+          body: method === 'GET' ? undefined : payload,
+        });
+        expect(res.status).toBeLessThan(500);
+        const json = (await res.json().catch(() => undefined)) as
+          Record<string, unknown> | undefined;
+        if (res.status >= 400) expect(json).toEqual(envelope);
+        if (res.status === 202 && svc === 'payment-service') accepted.add(String(json?.payment_id));
+      },
+    ),
+    { numRuns: 250 },
+  );
+  await waitFor('accepted payments to be charged', async () => {
+    const ledger = await s.sandbox.admin.ledger();
+    return ledger.payments.length >= accepted.size ? ledger : undefined;
+  });
+  const ledger = await s.sandbox.admin.ledger();
+  expect(
+    ledger.payments.map((p) => String(p.idempotency_key).replace('charge:', '')).sort(),
+  ).toEqual([...accepted].sort());
+});
+
+it('webhook-service: unsigned, tampered or stale deliveries get a 4xx and enqueue nothing', async () => {
+  const report = async () =>
+    (
+      (await (await fetch(`${s.services['reporting-service'].url}/reports/summary`)).json()) as {
+        provider_events_received: number;
+      }
+    ).provider_events_received;
+  const before = await report();
+  await fc.assert(
+    fc.asyncProperty(
+      body,
+      header,
+      header,
+      fc.option(fc.integer({ min: 0, max: 2_000_000_000 })),
+      async (payload, id, sig, ts) => {
+        const res = await fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(id ? { 'webhook-id': id } : {}),
+            ...(sig ? { 'webhook-signature': `v1,${sig}` } : {}),
+            ...(ts !== null ? { 'webhook-timestamp': String(ts) } : {}),
+          },
+          body: payload,
+        });
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(await res.json()).toEqual(envelope);
+      },
+    ),
+    { numRuns: 200 },
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  expect(await report()).toBe(before);
+});
