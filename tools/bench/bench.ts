@@ -168,11 +168,100 @@ async function httpPaths() {
   server.close();
 }
 
+async function pipeline() {
+  step(
+    'end-to-end pipeline: HTTP -> queue -> provider (real auth path, mTLS) -> event -> reporting',
+  );
+  const { startStack } = await import('../demo/stack');
+  const stack = await startStack({ rateLimitPerMinute: 600_000 });
+  try {
+    const n = 300;
+    const sentAt = new Map<string, number>();
+    const pay = stack.services['payment-service'].url;
+    const t0 = performance.now();
+    const wall0 = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < n) {
+          const i = next++;
+          const at = Date.now();
+          const res = await fetch(`${pay}/payments`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'idempotency-key': `bench-${wall0}-${i}`,
+            },
+            body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
+          });
+          sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
+        }
+      }),
+    );
+    for (;;) {
+      const sum = (await (
+        await fetch(`${stack.services['reporting-service'].url}/reports/summary`)
+      ).json()) as { payments: { count: number } };
+      if (sum.payments.count >= n) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const ledger = await stack.sandbox.admin.ledger();
+    const latencies = ledger.payments
+      .map(
+        (p) =>
+          Date.parse(String(p.created_at)) -
+          (sentAt.get(String(p.idempotency_key).replace('charge:', '')) ?? NaN),
+      )
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
+    const pct = (q: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+    record({ name: 'pipelinePaymentsPerSec', value: n / seconds, unit: 'payments/s' });
+    record({ name: 'pipelineLatencyP50Ms', value: pct(0.5), unit: 'ms (POST to charge)' });
+    record({ name: 'pipelineLatencyP99Ms', value: pct(0.99), unit: 'ms (POST to charge)' });
+
+    step('raw BullMQ add + process on the same Redis, same machine (baseline)');
+    const { Queue, Worker } = await import('bullmq');
+    const conn = {
+      host: stack.redis.host,
+      port: stack.redis.port,
+      username: stack.redisAdmin.username,
+      password: stack.redisAdmin.password,
+    };
+    const q = new Queue('bench-raw', { connection: conn });
+    let done = 0;
+    const w = new Worker(
+      'bench-raw',
+      async () => {
+        done += 1;
+      },
+      { connection: { ...conn, maxRetriesPerRequest: null }, concurrency: 4 },
+    );
+    const r0 = performance.now();
+    await Promise.all(Array.from({ length: n }, (_, i) => q.add('job', { i })));
+    while (done < n) await new Promise((r) => setTimeout(r, 5));
+    const rawPerSec = n / ((performance.now() - r0) / 1000);
+    await w.close();
+    await q.close();
+    record({ name: 'rawBullmqJobsPerSec', value: rawPerSec, unit: 'jobs/s' });
+    record({
+      name: 'pipelineVsRawBullmq',
+      value: n / seconds / rawPerSec,
+      unit: 'ratio',
+      goal: '≥ 0.5',
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
 export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'cold herd', run: coldHerd },
   { name: 'simulated hour', run: simulatedHour },
   { name: 'cache hit', run: cacheHit },
   { name: 'http paths', run: httpPaths },
+  { name: 'pipeline', run: pipeline },
 ];
 
 async function main() {
