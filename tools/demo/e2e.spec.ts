@@ -46,6 +46,10 @@ describe('end to end: payment -> refund -> webhook -> report through the real pr
     });
   });
 
+  it("ran all four services' real BullMQ paths under the generated Redis ACL without a single denial", async () => {
+    expect(await stack.redis.admin().call('ACL', 'LOG')).toEqual([]);
+  });
+
   it('wrote no secret, key or token to any log of any process', async () => {
     const secrets: string[] = [
       stack.vault.rootToken,

@@ -1,5 +1,7 @@
 import { Agent as HttpsAgent } from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { HttpService } from '@nestjs/axios';
+import axios, { type AxiosResponse } from 'axios';
+import { firstValueFrom } from 'rxjs';
 import { AuthError, RateLimitedError } from './errors';
 import type { TokenManager } from './token-manager';
 
@@ -37,12 +39,13 @@ export function retryAfterMs(headers: Record<string, unknown>, now = Date.now())
 }
 
 /**
- * Calls the provider's API with the named client's token over mTLS. A 401 drops that exact
+ * Calls the provider's API (through @nestjs/axios's HttpService over an axios instance that
+ * carries the client certificate) with the named client's token over mTLS. A 401 drops that exact
  * token, fetches a new one and retries once (same Idempotency-Key); a 429 throws
  * RateLimitedError with the wait. Errors carry status and code only, never headers.
  */
 export class ProviderClient {
-  private http?: { cert?: string; instance: AxiosInstance };
+  private http?: { cert?: string; instance: HttpService };
 
   constructor(
     private readonly tokens: TokenManager,
@@ -73,18 +76,25 @@ export class ProviderClient {
     return { status: res.status, data: res.data, headers: res.headers as Record<string, string> };
   }
 
-  private client(): AxiosInstance {
+  private client(): HttpService {
     const tls = this.tokens.tlsOptions(this.clientName);
     if (!this.http || this.http.cert !== tls.cert) {
       // a rotated certificate gets a fresh agent: the token is bound to the certificate
       this.http = {
         cert: tls.cert,
-        instance: axios.create({
-          baseURL: this.baseUrl,
-          httpsAgent: new HttpsAgent({ ca: tls.ca, cert: tls.cert, key: tls.key, keepAlive: true }),
-          validateStatus: () => true,
-          maxRedirects: 0,
-        }),
+        instance: new HttpService(
+          axios.create({
+            baseURL: this.baseUrl,
+            httpsAgent: new HttpsAgent({
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              keepAlive: true,
+            }),
+            validateStatus: () => true,
+            maxRedirects: 0,
+          }),
+        ),
       };
     }
     return this.http.instance;
@@ -92,17 +102,19 @@ export class ProviderClient {
 
   private async send<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
     try {
-      return await this.client().request<T>({
-        method: req.method,
-        url: req.path,
-        params: req.query,
-        data: req.body,
-        timeout: req.timeoutMs ?? 10_000,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(req.idempotencyKey ? { 'idempotency-key': req.idempotencyKey } : {}),
-        },
-      });
+      return await firstValueFrom(
+        this.client().request<T>({
+          method: req.method,
+          url: req.path,
+          params: req.query,
+          data: req.body,
+          timeout: req.timeoutMs ?? 10_000,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(req.idempotencyKey ? { 'idempotency-key': req.idempotencyKey } : {}),
+          },
+        }),
+      );
     } catch (err) {
       // axios errors carry the request config, headers included: never let them escape
       const code = (err as { code?: string }).code ?? 'ERR_NETWORK';
