@@ -97,7 +97,6 @@ export async function startIntegrationService(
   readiness.register('redis', () => messaging.ping());
   readiness.register('provider-token', async () => void (await tokens.getToken('provider')));
   await messaging.start(); // every consumed queue must have its handler by now
-  app.get(ReadinessRegistry);
   const close = async () => {
     await messaging.close();
     tokens.close();
