@@ -256,11 +256,44 @@ async function pipeline() {
   }
 }
 
+async function jwtGuard() {
+  step("the payments API's token validation vs a bare jose.jwtVerify of the same token");
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const pki = await createDevPki(['payment-service']);
+  const dir = mkdtempSync(join(tmpdir(), 'lpi-bench-'));
+  const certFile = join(dir, 'client.crt');
+  writeFileSync(certFile, pki.clients['payment-service'].cert);
+  try {
+    const out = execFileSync(
+      process.execPath,
+      ['-r', '@swc-node/register', 'apps/provider-sandbox/src/token.guard.bench.ts', certFile],
+      { cwd: join(__dirname, '..', '..'), encoding: 'utf8' },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+      guardOpsPerSec: number;
+      bareJoseOpsPerSec: number;
+    };
+    record({ name: 'jwtGuardOpsPerSec', value: r.guardOpsPerSec, unit: 'ops/s' });
+    record({ name: 'bareJoseOpsPerSec', value: r.bareJoseOpsPerSec, unit: 'ops/s' });
+    record({
+      name: 'jwtGuardVsBareJose',
+      value: r.guardOpsPerSec / r.bareJoseOpsPerSec,
+      unit: 'ratio',
+      goal: '≥ 0.9',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'cold herd', run: coldHerd },
   { name: 'simulated hour', run: simulatedHour },
   { name: 'cache hit', run: cacheHit },
   { name: 'http paths', run: httpPaths },
+  { name: 'jwt guard', run: jwtGuard },
   { name: 'pipeline', run: pipeline },
 ];
 

@@ -20,6 +20,19 @@ export interface AccessTokenClaims extends JWTPayload {
 export type AuthenticatedRequest = Request & { token: AccessTokenClaims };
 
 const REALM = 'sandbox-payments-api';
+
+// the peer certificate is fixed for a TLS connection: hash its DER once per socket
+const thumbprints = new WeakMap<object, string>();
+function peerThumbprint(socket: TLSSocket): string | undefined {
+  let t = thumbprints.get(socket);
+  if (!t) {
+    const peer = socket.getPeerX509Certificate?.();
+    if (!peer) return undefined;
+    t = createHash('sha256').update(peer.raw).digest('base64url');
+    thumbprints.set(socket, t);
+  }
+  return t;
+}
 const invalidToken = (description: string) =>
   new AppError(
     401,
@@ -151,11 +164,11 @@ export class TokenGuard implements CanActivate {
     if (this.state.registry.isRevoked(claims.jti)) throw invalidToken('token revoked');
 
     const bound = claims.cnf?.['x5t#S256'];
-    const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+    const socket = req.socket as TLSSocket;
     if (bound || client.certificate_bound) {
-      if (!peer || !(req.socket as TLSSocket).authorized)
-        throw invalidToken('client certificate required');
-      const presented = createHash('sha256').update(peer.raw).digest('base64url');
+      if (!socket.authorized) throw invalidToken('client certificate required');
+      const presented = peerThumbprint(socket);
+      if (!presented) throw invalidToken('client certificate required');
       if (presented !== bound) throw invalidToken('certificate thumbprint mismatch');
     }
     return claims;

@@ -70,6 +70,7 @@ const duration = (v: unknown, fallback: number): number => {
 /** Injected at the top level as well as under `data` (http/handler.go injectDataIntoTopRoutes). */
 const INJECTED = [/^sys\/mounts\/?$/, /^sys\/auth\/?$/, /^sys\/capabilities(-self|-accessor)?$/];
 const SUDO = [/^sys\/auth\/.+/];
+const SYSTEM_MAX_TTL = 32 * 24 * 3600;
 
 export interface VaultDevOptions {
   rootToken?: string;
@@ -94,7 +95,7 @@ export class VaultDev {
   >();
   private readonly k8sRoles = new Map<
     string,
-    { names: string[]; namespaces: string[]; policies: string[]; ttl: number }
+    { names: string[]; namespaces: string[]; policies: string[]; ttl: number; maxTtl: number }
   >();
   private k8sConfig?: { kubernetes_host: string };
   private readonly now: () => number;
@@ -499,7 +500,8 @@ export class VaultDev {
       const t = token!;
       if (!t.expiresAt) throw badRequest('lease is not renewable');
       const increment = duration(body.increment, t.ttl);
-      const maxAt = t.issuedAt + t.maxTtl * 1000;
+      // 0 means the system max TTL (32 days by default), as in Vault
+      const maxAt = t.issuedAt + (t.maxTtl || SYSTEM_MAX_TTL) * 1000;
       const proposed = this.now() + increment * 1000;
       const warnings: string[] = [];
       t.expiresAt = Math.min(proposed, maxAt);
@@ -639,6 +641,7 @@ export class VaultDev {
           bound_service_account_namespaces: r.namespaces,
           token_policies: r.policies,
           token_ttl: r.ttl,
+          token_max_ttl: r.maxTtl,
         });
       }
       const list = (v: unknown) =>
@@ -647,12 +650,16 @@ export class VaultDev {
           : String(v ?? '')
               .split(',')
               .filter(Boolean);
-      this.k8sRoles.set(m[1], {
+      const k8sRole = {
         names: list(body.bound_service_account_names),
         namespaces: list(body.bound_service_account_namespaces),
         policies: list(body.token_policies ?? body.policies),
         ttl: duration(body.token_ttl, 3600),
-      });
+        maxTtl: duration(body.token_max_ttl, 86400),
+      };
+      if (k8sRole.ttl > k8sRole.maxTtl)
+        throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
+      this.k8sRoles.set(m[1], k8sRole);
       return null;
     }
     if (path === 'auth/kubernetes/login') {
@@ -685,7 +692,7 @@ export class VaultDev {
         throw new VaultError(403, ['service account name not authorized']);
       if (!role.namespaces.includes(namespace) && !role.namespaces.includes('*'))
         throw new VaultError(403, ['namespace not authorized']);
-      const t = this.issueToken(role.policies, role.ttl, 86400, 'auth/kubernetes/login', {
+      const t = this.issueToken(role.policies, role.ttl, role.maxTtl, 'auth/kubernetes/login', {
         role: String(body.role),
         service_account_name: name,
         service_account_namespace: namespace,
