@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
 import { CredentialSet, TokenManager } from '@lpi/auth';
 import { SecretsClient, SecretsError, type ServiceSecret } from '@lpi/secrets';
@@ -56,6 +59,40 @@ describe('bootstrap', () => {
     expect(second.changes).toEqual([]);
     expect(second.secretVersions).toEqual(first.secretVersions);
     expect(second.redisPasswords).toEqual(first.redisPasswords);
+  });
+
+  it('writes each service only its own role-id and wrapped secret-id, 0600', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'bootstrap-out-'));
+    try {
+      // a file left from an earlier run with looser permissions is tightened too
+      mkdirSync(join(outDir, 'payment-service'));
+      writeFileSync(join(outDir, 'payment-service', 'role-id'), 'stale', { mode: 0o644 });
+      const result = await runBootstrap({
+        vaultAddr: vault.addr,
+        vaultToken: vault.rootToken,
+        registerClient: sandboxRegistrar(sb.apiBaseUrl, sb.adminToken, sb.caCert),
+        clientCertificates: sb.pki.clients as Record<ServiceName, { cert: string; key: string }>,
+        outDir,
+      });
+      for (const service of SERVICE_NAMES) {
+        for (const [file, expected] of [
+          ['role-id', result.identities[service].roleId],
+          ['wrapped-secret-id', result.identities[service].wrappedSecretId],
+        ]) {
+          const path = join(outDir, service, file);
+          expect(readFileSync(path, 'utf8')).toBe(expected);
+          expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
+        }
+      }
+      // the wrapped secret-id on disk logs its service in, once
+      const c = await connect('webhook-service', {
+        roleId: readFileSync(join(outDir, 'webhook-service', 'role-id'), 'utf8'),
+        wrappedSecretId: readFileSync(join(outDir, 'webhook-service', 'wrapped-secret-id'), 'utf8'),
+      });
+      expect(c.current().data.webhook_secret).toMatch(/^whsec_/);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   it('gives each service an identity that reads its own secret and nothing else', async () => {

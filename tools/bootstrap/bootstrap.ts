@@ -4,7 +4,7 @@
 // stores its secret at its own path, and hands each service only its own role-id and a
 // response-wrapped secret-id.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
@@ -182,8 +182,13 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     if (o.outDir) {
       const dir = join(o.outDir, service);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'role-id'), roleId, { mode: 0o600 });
-      writeFileSync(join(dir, 'wrapped-secret-id'), wrappedSecretId, { mode: 0o600 });
+      for (const [name, value] of [
+        ['role-id', roleId],
+        ['wrapped-secret-id', wrappedSecretId],
+      ]) {
+        writeFileSync(join(dir, name), value, { mode: 0o600 });
+        chmodSync(join(dir, name), 0o600); // `mode` only applies when the file is created
+      }
     }
   }
   log(changes.length ? `changed: ${changes.join(', ')}` : 'nothing to change');

@@ -22,6 +22,15 @@ export interface SecretsClientOptions {
   /** How often to look for a new KV version (default 5 s). */
   pollIntervalMs?: number;
   logger?: Logger;
+  /** Observes the token's lifecycle (metrics, tests); never receives the token itself. */
+  onTokenEvent?: (event: TokenEvent) => void;
+}
+
+export interface TokenEvent {
+  /** `renewed`: TTL extended; `relogin`: renewal stopped extending it, logged in again;
+   *  `max-ttl-reached`: it cannot log in again (single-use AppRole secret-id); `renewal-failed`. */
+  kind: 'renewed' | 'relogin' | 'max-ttl-reached' | 'renewal-failed';
+  ttlSeconds: number;
 }
 
 export interface ServiceSecret {
@@ -39,6 +48,7 @@ export class SecretsClient {
   private renewTimer?: NodeJS.Timeout;
   private pollTimer?: NodeJS.Timeout;
   private latest?: ServiceSecret;
+  private closed = false;
   private readonly listeners = new Set<(secret: ServiceSecret) => void>();
 
   private constructor(private readonly options: SecretsClientOptions) {}
@@ -118,12 +128,14 @@ export class SecretsClient {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.renewTimer);
     clearTimeout(this.pollTimer);
     this.listeners.clear();
   }
 
   private schedulePoll(): void {
+    if (this.closed) return;
     this.pollTimer = setTimeout(() => void this.poll(), this.options.pollIntervalMs ?? 5000);
     this.pollTimer.unref();
   }
@@ -234,9 +246,13 @@ export class SecretsClient {
   /** Renew at two thirds of the TTL; when renewal stops extending it, log in again if we can. */
   private scheduleRenew(): void {
     clearTimeout(this.renewTimer);
-    if (!this.ttlSeconds) return;
+    if (!this.ttlSeconds || this.closed) return;
     this.renewTimer = setTimeout(() => void this.renew(), (this.ttlSeconds * 1000 * 2) / 3);
     this.renewTimer.unref();
+  }
+
+  private emit(kind: TokenEvent['kind']): void {
+    this.options.onTokenEvent?.({ kind, ttlSeconds: this.ttlSeconds });
   }
 
   private async renew(): Promise<void> {
@@ -250,26 +266,34 @@ export class SecretsClient {
       if (res.status === 200 && granted >= before * 0.9) {
         this.ttlSeconds = granted;
         this.scheduleRenew();
+        this.emit('renewed');
         return;
       }
       // capped by the max TTL: get a new token while the old one still works
       if (this.options.identity.method === 'kubernetes') {
+        const previous = this.token;
         await this.login();
+        await vaultCall(this.options.vaultAddr, 'POST', 'auth/token/revoke-self', {
+          token: previous,
+        }).catch(() => undefined); // it expires on its own anyway
+        this.emit('relogin');
         return;
       }
       this.ttlSeconds = granted;
       this.options.logger?.error(
         { service: this.options.service },
-        'Vault token reaches its max TTL and this identity cannot log in again; restart with a fresh secret-id',
+        'Vault token reaches its max TTL and this identity cannot log in again on its own; restart the service with a fresh wrapped secret-id (or token)',
       );
-      this.scheduleRenew();
+      this.emit('max-ttl-reached');
+      if (granted > 0) this.scheduleRenew();
     } catch (err) {
       this.options.logger?.warn(
         { service: this.options.service, code: (err as SecretsError).code },
         'Vault token renewal failed; retrying',
       );
-      this.ttlSeconds = Math.max(10, before / 2);
+      this.ttlSeconds = Math.max(1, Math.min(10, before / 2));
       this.scheduleRenew();
+      this.emit('renewal-failed');
     }
   }
 }
