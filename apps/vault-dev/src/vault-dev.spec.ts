@@ -1,6 +1,6 @@
 import nodeVault from 'node-vault';
 import { SERVICE_NAMES, allVaultPolicies, secretDataPathOf } from '@lpi/access-matrix';
-import { startVaultDev, type VaultDevHandle } from '@lpi/testing';
+import { startTokenReview, startVaultDev, type VaultDevHandle } from '@lpi/testing';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Vault JSON bodies, asserted field by field
 type Json = Record<string, any>;
@@ -202,33 +202,16 @@ describe('per-service identities with the generated policies', () => {
 
 describe('Kubernetes auth against a TokenReview endpoint', () => {
   it('logs in a bound service account and refuses others', async () => {
-    const { createServer } = await import('node:http');
     // a stand-in for the Kubernetes API's TokenReview (what real Vault calls, too)
-    const review = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        const token = (JSON.parse(body) as { spec: { token: string } }).spec.token;
-        const users: Record<string, string> = {
-          'sa-payment': 'system:serviceaccount:payments:payment-service',
-          'sa-other': 'system:serviceaccount:payments:intruder',
-        };
-        res.setHeader('content-type', 'application/json');
-        res.end(
-          JSON.stringify({
-            status: users[token]
-              ? { authenticated: true, user: { username: users[token] } }
-              : { authenticated: false },
-          }),
-        );
-      });
+    const review = await startTokenReview({
+      'sa-payment': 'system:serviceaccount:payments:payment-service',
+      'sa-other': 'system:serviceaccount:payments:intruder',
     });
-    await new Promise<void>((r) => review.listen(0, '127.0.0.1', r));
     try {
       const root = vault.rootToken;
       await call('POST', 'sys/auth/kubernetes', root, { type: 'kubernetes' });
       await call('POST', 'auth/kubernetes/config', root, {
-        kubernetes_host: `http://127.0.0.1:${(review.address() as { port: number }).port}`,
+        kubernetes_host: review.url,
       });
       await call('POST', 'auth/kubernetes/role/payment-service', root, {
         bound_service_account_names: ['payment-service'],
@@ -261,7 +244,7 @@ describe('Kubernetes auth against a TokenReview endpoint', () => {
         ).status,
       ).toBe(403);
     } finally {
-      review.close();
+      await review.stop();
     }
   });
 });

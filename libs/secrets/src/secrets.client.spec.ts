@@ -1,9 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grantOf, secretDataPathOf, vaultPolicyFor, type ServiceName } from '@lpi/access-matrix';
-import { startVaultDev, waitFor, type VaultDevHandle } from '@lpi/testing';
+import {
+  startTokenReview,
+  startVaultDev,
+  waitFor,
+  type TokenReviewStandIn,
+  type VaultDevHandle,
+} from '@lpi/testing';
 import { SecretsClient, type TokenEvent } from './secrets.client';
 import { readSecretsConfig } from './secrets.config';
 
@@ -11,8 +16,7 @@ jest.setTimeout(60_000);
 
 const SERVICE: ServiceName = 'payment-service';
 let vault: VaultDevHandle;
-let review: Server;
-let reviewCalls = 0;
+let review: TokenReviewStandIn;
 let dir: string;
 const clients: SecretsClient[] = [];
 
@@ -71,32 +75,15 @@ beforeAll(async () => {
   vault = await startVaultDev();
   dir = mkdtempSync(join(tmpdir(), 'secrets-spec-'));
   // a stand-in for the Kubernetes TokenReview API that vault-dev (like Vault) calls on login
-  review = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      reviewCalls += 1;
-      const token = (JSON.parse(body) as { spec: { token: string } }).spec.token;
-      const users: Record<string, string> = {
-        'sa-payment': 'system:serviceaccount:payments:payment-service',
-        'sa-intruder': 'system:serviceaccount:payments:intruder',
-      };
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          status: users[token]
-            ? { authenticated: true, user: { username: users[token] } }
-            : { authenticated: false },
-        }),
-      );
-    });
+  review = await startTokenReview({
+    'sa-payment': 'system:serviceaccount:payments:payment-service',
+    'sa-intruder': 'system:serviceaccount:payments:intruder',
   });
-  await new Promise<void>((r) => review.listen(0, '127.0.0.1', r));
 
   await asRoot('POST', 'sys/auth/approle', { type: 'approle' });
   await asRoot('POST', 'sys/auth/kubernetes', { type: 'kubernetes' });
   await asRoot('POST', 'auth/kubernetes/config', {
-    kubernetes_host: `http://127.0.0.1:${(review.address() as { port: number }).port}`,
+    kubernetes_host: review.url,
   });
   await asRoot('PUT', `sys/policies/acl/${SERVICE}`, { policy: vaultPolicyFor(SERVICE) });
   const data = Object.fromEntries(grantOf(SERVICE).vault.secretFields.map((f) => [f, `${f}-v1`]));
@@ -112,7 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clients.forEach((c) => c.close());
-  await new Promise((r) => review?.close(r));
+  await review?.stop();
   await vault?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -132,12 +119,12 @@ describe('token lifetime', () => {
     const jwtFile = join(dir, 'sa-token');
     writeFileSync(jwtFile, 'sa-payment\n', { mode: 0o600 });
     const events: TokenEvent[] = [];
-    const before = reviewCalls;
+    const before = review.calls();
     const c = await connect({ method: 'kubernetes', role: 'capped', jwtFile }, events);
     await waitFor('a second login', async () =>
       events.some((e) => e.kind === 'relogin') ? true : undefined,
     );
-    expect(reviewCalls - before).toBeGreaterThanOrEqual(2); // every login is a TokenReview
+    expect(review.calls() - before).toBeGreaterThanOrEqual(2); // every login is a TokenReview
     expect((await c.readServiceSecret()).data.client_id).toBe('client_id-v1');
   });
 

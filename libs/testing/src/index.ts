@@ -5,3 +5,4 @@ export * from './ts-process';
 export * from './https-client';
 export * from './sandbox';
 export * from './vault-dev';
+export * from './token-review';
