@@ -10,20 +10,21 @@ import {
   Post,
   type OnModuleInit,
 } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ServiceRuntime, toJobError } from '@lpi/integration-runtime';
-import { AppError, badRequest, parseInput } from '@lpi/service-bootstrap';
+import {
+  ServiceRuntime,
+  businessIdFor,
+  callProviderForJob,
+  providerLimiter,
+  requireIdempotencyKey,
+} from '@lpi/integration-runtime';
+import { AppError, parseInput } from '@lpi/service-bootstrap';
 
 const paymentRequest = z.strictObject({
   amount: z.number().int('must be an integer in minor units').positive().max(100_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
   description: z.string().max(200).optional(),
 });
-
-/** The business id is derived from the client's Idempotency-Key: a retried POST is the same payment. */
-const paymentIdFor = (key: string) =>
-  `pay_${createHash('sha256').update(key).digest('base64url').slice(0, 24)}`;
 
 interface PaymentState {
   payment_id: string;
@@ -43,27 +44,21 @@ class PaymentsService implements OnModuleInit {
       async (envelope) => {
         const p = envelope.data;
         // the provider key is derived from the business id: a re-run job never charges twice
-        let res;
-        try {
-          res = await this.runtime.provider.request<{ id: string; status: string }>({
-            method: 'POST',
-            path: '/v1/payments',
-            body: { amount: p.amount, currency: p.currency, description: p.description },
-            idempotencyKey: `charge:${p.payment_id}`,
-          });
-        } catch (err) {
-          throw toJobError(err);
-        }
-        if (res.status >= 400) throw toJobError(undefined, res.status);
+        const charge = await callProviderForJob<{ id: string }>(this.runtime.provider, {
+          method: 'POST',
+          path: '/v1/payments',
+          body: { amount: p.amount, currency: p.currency, description: p.description },
+          idempotencyKey: `charge:${p.payment_id}`,
+        });
         this.states.set(p.payment_id, {
           payment_id: p.payment_id,
           status: 'succeeded',
-          provider_payment_id: res.data.id,
+          provider_payment_id: charge.id,
         });
         await events.add(
           {
             payment_id: p.payment_id,
-            provider_payment_id: res.data.id,
+            provider_payment_id: charge.id,
             status: 'succeeded',
             amount: p.amount,
             currency: p.currency,
@@ -71,20 +66,16 @@ class PaymentsService implements OnModuleInit {
           { jobId: `evt-${p.payment_id}`, correlationId: envelope.correlationId },
         );
       },
-      // stay under the provider's per-client limit: evenly spaced starts
       {
         concurrency: 4,
-        limiter: {
-          max: 1,
-          durationMs: Math.ceil(60_000 / this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
-        },
+        limiter: providerLimiter(this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
       },
     );
   }
 
   async request(idempotencyKey: string, body: unknown) {
     const input = parseInput(paymentRequest, body);
-    const payment_id = paymentIdFor(idempotencyKey);
+    const payment_id = businessIdFor('pay', idempotencyKey);
     if (!this.states.has(payment_id)) this.states.set(payment_id, { payment_id, status: 'queued' });
     await this.runtime.messaging
       .producer('payments')
@@ -100,12 +91,7 @@ class PaymentsController {
   @Post()
   @HttpCode(202)
   create(@Headers('idempotency-key') key: string | undefined, @Body() body: unknown) {
-    if (!key || !/^[\x21-\x7e]{1,255}$/.test(key))
-      throw badRequest(
-        'idempotency_key_required',
-        'POST /payments needs an Idempotency-Key header',
-      );
-    return this.payments.request(key, body);
+    return this.payments.request(requireIdempotencyKey(key, 'POST /payments'), body);
   }
 
   @Get(':id')

@@ -10,10 +10,16 @@ import {
   Post,
   type OnModuleInit,
 } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ServiceRuntime, toJobError } from '@lpi/integration-runtime';
-import { AppError, badRequest, parseInput } from '@lpi/service-bootstrap';
+import {
+  ServiceRuntime,
+  businessIdFor,
+  callProviderForJob,
+  providerLimiter,
+  requireIdempotencyKey,
+} from '@lpi/integration-runtime';
+import { PermanentJobError } from '@lpi/messaging';
+import { AppError, parseInput } from '@lpi/service-bootstrap';
 
 const refundRequest = z.strictObject({
   provider_payment_id: z
@@ -23,9 +29,6 @@ const refundRequest = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code'),
   reason: z.string().max(200).optional(),
 });
-
-const refundIdFor = (key: string) =>
-  `ref_${createHash('sha256').update(key).digest('base64url').slice(0, 24)}`;
 
 interface RefundState {
   refund_id: string;
@@ -44,30 +47,25 @@ class RefundsService implements OnModuleInit {
       'refunds',
       async (envelope) => {
         const r = envelope.data;
-        let res;
-        try {
-          res = await this.runtime.provider.request<{ id: string }>({
-            method: 'POST',
-            path: '/v1/refunds',
-            body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
-            idempotencyKey: `refund:${r.refund_id}`,
-          });
-        } catch (err) {
-          throw toJobError(err);
-        }
-        if (res.status >= 400) {
-          this.states.set(r.refund_id, { refund_id: r.refund_id, status: 'failed' });
-          throw toJobError(undefined, res.status);
-        }
+        const refund = await callProviderForJob<{ id: string }>(this.runtime.provider, {
+          method: 'POST',
+          path: '/v1/refunds',
+          body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
+          idempotencyKey: `refund:${r.refund_id}`,
+        }).catch((err: unknown) => {
+          if (err instanceof PermanentJobError)
+            this.states.set(r.refund_id, { refund_id: r.refund_id, status: 'failed' });
+          throw err;
+        });
         this.states.set(r.refund_id, {
           refund_id: r.refund_id,
           status: 'succeeded',
-          provider_refund_id: res.data.id,
+          provider_refund_id: refund.id,
         });
         await events.add(
           {
             refund_id: r.refund_id,
-            provider_refund_id: res.data.id,
+            provider_refund_id: refund.id,
             provider_payment_id: r.provider_payment_id,
             status: 'succeeded',
             amount: r.amount,
@@ -78,17 +76,14 @@ class RefundsService implements OnModuleInit {
       },
       {
         concurrency: 2,
-        limiter: {
-          max: 1,
-          durationMs: Math.ceil(60_000 / this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
-        },
+        limiter: providerLimiter(this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
       },
     );
   }
 
   async request(idempotencyKey: string, body: unknown) {
     const input = parseInput(refundRequest, body);
-    const refund_id = refundIdFor(idempotencyKey);
+    const refund_id = businessIdFor('ref', idempotencyKey);
     if (!this.states.has(refund_id)) this.states.set(refund_id, { refund_id, status: 'queued' });
     await this.runtime.messaging
       .producer('refunds')
@@ -104,9 +99,7 @@ class RefundsController {
   @Post()
   @HttpCode(202)
   create(@Headers('idempotency-key') key: string | undefined, @Body() body: unknown) {
-    if (!key || !/^[\x21-\x7e]{1,255}$/.test(key))
-      throw badRequest('idempotency_key_required', 'POST /refunds needs an Idempotency-Key header');
-    return this.refunds.request(key, body);
+    return this.refunds.request(requireIdempotencyKey(key, 'POST /refunds'), body);
   }
 
   @Get(':id')

@@ -93,18 +93,16 @@ class WebhooksService implements OnApplicationBootstrap {
       return; // 2xx: the provider must stop retrying, but nothing is enqueued twice
     }
     this.seen.set(headers['webhook-id'], Date.now());
-    await this.runtime.messaging
-      .producer('provider-events')
-      .add(
-        {
-          webhook_id: headers['webhook-id'],
-          event_type: String(event.type),
-          object_id: String(event.data?.id ?? ''),
-          amount: event.data?.amount,
-          currency: event.data?.currency,
-        },
-        { jobId: `wh-${headers['webhook-id']}` },
-      );
+    await this.runtime.messaging.producer('provider-events').add(
+      {
+        webhook_id: headers['webhook-id'],
+        event_type: String(event.type),
+        object_id: String(event.data?.id ?? ''),
+        amount: event.data?.amount,
+        currency: event.data?.currency,
+      },
+      { jobId: `wh-${headers['webhook-id']}` },
+    );
   }
 
   private expire(): void {

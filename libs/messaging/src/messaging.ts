@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import Redis, { type RedisOptions } from 'ioredis';
-import { type QueueName, type ServiceName, grantOf } from '@lpi/access-matrix';
+import { type QueueName, type ServiceName, grantOf, queuesOf } from '@lpi/access-matrix';
 import {
   CONTRACTS,
   type Envelope,
@@ -55,6 +55,14 @@ export interface Producer<Q extends QueueName> {
   add(data: JobData<Q>, options: AddOptions): Promise<string>;
 }
 
+/** Job lifecycle events of one queue, read from its `<prefix>:<queue>:events` stream. */
+export type JobEventName = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'stalled';
+
+export interface JobEvents {
+  /** `detail` is the failure reason for `failed`, empty otherwise. Never job data. */
+  on(event: JobEventName, listener: (jobId: string, detail: string) => void): void;
+}
+
 /**
  * A service's view of the queues: it may only produce to and consume from what the access
  * matrix grants it, every payload is validated against the queue's contract, and every
@@ -67,6 +75,7 @@ export class Messaging {
     { handler: JobHandler<QueueName>; options: ConsumeOptions }
   >();
   private readonly workers: Worker[] = [];
+  private readonly listeners: QueueEvents[] = [];
   private readonly connections: Redis[] = [];
   private started = false;
 
@@ -225,6 +234,51 @@ export class Messaging {
     return worker;
   }
 
+  /**
+   * Lifecycle events of a queue this service produces to or consumes (QueueEvents, a
+   * blocking XREAD on the queue's own events stream, so the same ACL user suffices).
+   * Resolves once the listener is connected: events after that point are seen.
+   */
+  async events(queue: QueueName): Promise<JobEvents> {
+    if (!queuesOf(this.service).includes(queue)) {
+      throw new MessagingError(
+        'QUEUE_NOT_GRANTED',
+        `${this.service} may not watch queue "${queue}": the access matrix does not grant it`,
+      );
+    }
+    const listener = new QueueEvents(queue, {
+      connection: this.connection(true),
+      prefix: this.options.prefix,
+    });
+    listener.on('error', (err) => this.options.onError?.(err, `events:${queue}`));
+    this.listeners.push(listener);
+    await listener.waitUntilReady();
+    return {
+      on: (event, cb) => {
+        switch (event) {
+          case 'failed':
+            listener.on('failed', ({ jobId, failedReason }) => cb(jobId, failedReason));
+            break;
+          case 'delayed':
+            listener.on('delayed', ({ jobId }) => cb(jobId, ''));
+            break;
+          case 'waiting':
+            listener.on('waiting', ({ jobId }) => cb(jobId, ''));
+            break;
+          case 'active':
+            listener.on('active', ({ jobId }) => cb(jobId, ''));
+            break;
+          case 'completed':
+            listener.on('completed', ({ jobId }) => cb(jobId, ''));
+            break;
+          case 'stalled':
+            listener.on('stalled', ({ jobId }) => cb(jobId, ''));
+            break;
+        }
+      },
+    };
+  }
+
   private queue(queue: QueueName): Queue {
     let q = this.queues.get(queue);
     if (!q) {
@@ -263,9 +317,10 @@ export class Messaging {
     await conn.ping();
   }
 
-  /** Workers first (in-flight jobs finish), then queues, then sockets. */
+  /** Workers first (in-flight jobs finish), then event listeners and queues, then sockets. */
   async close(): Promise<void> {
     await Promise.all(this.workers.splice(0).map((w) => w.close()));
+    await Promise.all(this.listeners.splice(0).map((l) => l.close()));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
     for (const c of this.connections.splice(0)) c.disconnect();

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import type { ProviderClient, ProviderRequest } from '@lpi/auth';
+import { badRequest } from '@lpi/service-bootstrap';
+import { toJobError } from './provider-outcome';
+
+/** The Idempotency-Key every accepting endpoint requires; 400 in the envelope otherwise. */
+export function requireIdempotencyKey(key: string | undefined, route: string): string {
+  if (!key || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw badRequest('idempotency_key_required', `${route} needs an Idempotency-Key header`);
+  }
+  return key;
+}
+
+/** A business id derived from the client's Idempotency-Key: a retried request is the same one. */
+export const businessIdFor = (prefix: 'pay' | 'ref', idempotencyKey: string): string =>
+  `${prefix}_${createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 24)}`;
+
+/**
+ * A provider call from inside a job: any failure becomes the right job outcome
+ * (see `toJobError`), so the handler only deals with success.
+ */
+export async function callProviderForJob<T>(
+  provider: ProviderClient,
+  req: ProviderRequest,
+): Promise<T> {
+  let res;
+  try {
+    res = await provider.request<T>(req);
+  } catch (err) {
+    throw toJobError(err);
+  }
+  if (res.status >= 400) throw toJobError(undefined, res.status);
+  return res.data;
+}
+
+/** Evenly spaced job starts that stay under the provider's per-client request limit. */
+export const providerLimiter = (requestsPerMinute: number) => ({
+  max: 1,
+  durationMs: Math.ceil(60_000 / requestsPerMinute),
+});
