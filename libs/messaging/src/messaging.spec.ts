@@ -1,16 +1,26 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
+import {
+  QUEUE_NAMES,
+  SERVICE_NAMES,
+  type QueueName,
+  type ServiceName,
+  consumersOf,
+  grantOf,
+  producersOf,
+} from '@lpi/access-matrix';
 import { startRedisServer, waitFor, type RedisServer } from '@lpi/testing';
 import {
   MessagingError,
   PermanentJobError,
   RescheduleJobError,
   createMessaging,
+  findSecretShape,
   renderRedisAcl,
+  type JobData,
   type Messaging,
 } from './index';
 
@@ -21,6 +31,7 @@ const admin = { username: 'ops-admin', password: randomBytes(24).toString('base6
 const prefix = `t${randomBytes(4).toString('hex')}`;
 let redis: RedisServer;
 const open: Messaging[] = [];
+const children: ChildProcess[] = [];
 
 const as = (service: ServiceName, extra: Partial<Parameters<typeof createMessaging>[0]> = {}) => {
   const m = createMessaging({
@@ -35,6 +46,39 @@ const as = (service: ServiceName, extra: Partial<Parameters<typeof createMessagi
   open.push(m);
   return m;
 };
+/** One valid payload per queue, with a unique business key from `n`. */
+const SAMPLES: { [Q in QueueName]: (n: string) => JobData<Q> } = {
+  payments: (n) => ({ payment_id: `pay_${n}`, amount: 1250, currency: 'EUR' }),
+  'payment-events': (n) => ({
+    payment_id: `pay_${n}`,
+    provider_payment_id: `pp_${n}`,
+    status: 'succeeded',
+    amount: 1250,
+    currency: 'EUR',
+  }),
+  refunds: (n) => ({
+    refund_id: `ref_${n}`,
+    provider_payment_id: `pp_${n}`,
+    amount: 500,
+    currency: 'EUR',
+  }),
+  'refund-events': (n) => ({
+    refund_id: `ref_${n}`,
+    provider_refund_id: `pr_${n}`,
+    provider_payment_id: `pp_${n}`,
+    status: 'failed',
+    amount: 500,
+    currency: 'EUR',
+    failure_code: 'insufficient_funds',
+  }),
+  'provider-events': (n) => ({
+    webhook_id: `msg_${n}`,
+    event_type: 'payment.succeeded',
+    object_id: `pp_${n}`,
+    amount: 1250,
+    currency: 'EUR',
+  }),
+};
 const pay = (n: number) => ({ payment_id: `pay_${n}`, amount: 1000 + n, currency: 'EUR' });
 const aclLog = async () => (await redis.admin().call('ACL', 'LOG')) as unknown[];
 
@@ -45,6 +89,7 @@ beforeAll(async () => {
   });
 });
 afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   await Promise.all(open.splice(0).map((m) => m.close()));
 });
 afterAll(async () => {
@@ -70,19 +115,100 @@ describe('renderRedisAcl', () => {
       expect(acl.split(/\s+/)).not.toContain(banned);
     expect(acl).toContain(`user reporting-service on #`);
   });
+
+  it('gives each service key patterns for exactly the queues the matrix grants it', () => {
+    const acl = renderRedisAcl({ passwords, prefix });
+    for (const service of SERVICE_NAMES) {
+      const line = acl.split('\n').find((l) => l.startsWith(`user ${service} `)) ?? '';
+      const keyPatterns = line.split(' ').filter((t) => t.startsWith('~') || t.startsWith('%'));
+      const { produces, consumes } = grantOf(service).queues;
+      const granted = [...new Set([...produces, ...consumes])].map((q) => `~${prefix}:${q}:*`);
+      expect({ service, keyPatterns: keyPatterns.sort() }).toEqual({
+        service,
+        keyPatterns: granted.sort(),
+      });
+      expect(line).not.toMatch(/ &| allchannels| allkeys| >/);
+    }
+  });
 });
 
 describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)', () => {
+  it('lets every producer of every queue add, its one consumer process under a limiter, and both watch events', async () => {
+    await redis.admin().call('ACL', 'LOG', 'RESET');
+    const services = new Map(SERVICE_NAMES.map((s) => [s, as(s)]));
+    const processed = new Map<QueueName, string[]>(QUEUE_NAMES.map((q) => [q, []]));
+    const completed = new Map<string, string[]>();
+
+    for (const [service, m] of services) {
+      for (const queue of grantOf(service).queues.consumes) {
+        m.consume(
+          queue,
+          async (env) => {
+            expect(env.version).toBe(1);
+            processed.get(queue)?.push(JSON.stringify(env.data));
+          },
+          { concurrency: 2, limiter: { max: 50, durationMs: 1000 } },
+        );
+      }
+      for (const queue of new Set([
+        ...grantOf(service).queues.produces,
+        ...grantOf(service).queues.consumes,
+      ])) {
+        const seen: string[] = [];
+        completed.set(`${service}/${queue}`, seen);
+        (await m.events(queue)).on('completed', (jobId) => seen.push(jobId));
+      }
+      await m.start();
+    }
+
+    const expected = new Map<QueueName, string[]>(QUEUE_NAMES.map((q) => [q, []]));
+    for (const queue of QUEUE_NAMES) {
+      for (const producer of producersOf(queue)) {
+        const key = `${producer.replace(/-/g, '')}${queue.replace(/-/g, '')}`;
+        const data = SAMPLES[queue](key);
+        await services
+          .get(producer)
+          ?.producer(queue)
+          .add(data, { jobId: `job-${key}` });
+        expected.get(queue)?.push(JSON.stringify(data));
+      }
+    }
+
+    for (const queue of QUEUE_NAMES) {
+      await waitFor(`${queue} processed by ${consumersOf(queue).join()}`, async () =>
+        (processed.get(queue)?.length ?? 0) >= (expected.get(queue)?.length ?? 0)
+          ? true
+          : undefined,
+      );
+      expect(processed.get(queue)?.sort()).toEqual(expected.get(queue)?.sort());
+    }
+    for (const [watcher, seen] of completed) {
+      const queue = watcher.split('/')[1] as QueueName;
+      const jobs = producersOf(queue).map(
+        (p) => `job-${p.replace(/-/g, '')}${queue.replace(/-/g, '')}`,
+      );
+      await waitFor(`completed events at ${watcher}`, async () =>
+        jobs.every((j) => seen.includes(j)) ? true : undefined,
+      );
+    }
+    expect(await aclLog()).toEqual([]);
+  });
+
   it('runs add, process, retry with backoff, delay, reschedule and event fan-out without a single ACL denial', async () => {
     await redis.admin().call('ACL', 'LOG', 'RESET');
     const payment = as('payment-service');
     const reporting = as('reporting-service');
     const seen: string[] = [];
     const attemptsByPayment = new Map<string, number>();
+    const attemptsMadeOnRun = new Map<string, number[]>();
     const events = payment.producer('payment-events');
     payment.consume('payments', async (env, job) => {
       const n = (attemptsByPayment.get(env.data.payment_id) ?? 0) + 1;
       attemptsByPayment.set(env.data.payment_id, n);
+      attemptsMadeOnRun.set(env.data.payment_id, [
+        ...(attemptsMadeOnRun.get(env.data.payment_id) ?? []),
+        job.attemptsMade,
+      ]);
       if (env.data.payment_id === 'pay_2' && n === 1) throw new Error('transient provider error');
       if (env.data.payment_id === 'pay_3' && n === 1) throw new RescheduleJobError(100);
       await events.add(
@@ -114,7 +240,10 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     await waitFor('four payment events', async () => (seen.length >= 4 ? true : undefined));
     expect([...seen].sort()).toEqual(['pay_1', 'pay_2', 'pay_3', 'pay_4']);
     expect(attemptsByPayment.get('pay_1')).toBe(1);
-    expect(attemptsByPayment.get('pay_2')).toBe(2);
+    // a thrown error burns an attempt (retried after backoff); a reschedule does not
+    expect(attemptsMadeOnRun.get('pay_2')).toEqual([0, 1]);
+    expect(attemptsMadeOnRun.get('pay_3')).toEqual([0, 0]);
+    expect(attemptsMadeOnRun.get('pay_4')).toEqual([0]);
     expect(await aclLog()).toEqual([]);
   });
 
@@ -131,6 +260,42 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
       (await payment.counts('payments')).failed >= 1 ? true : undefined,
     );
     expect(calls).toBe(1);
+    expect(await aclLog()).toEqual([]);
+  });
+
+  it('fails a job whose data breaks the contract without calling the handler', async () => {
+    const payment = as('payment-service');
+    let calls = 0;
+    payment.consume('payments', async () => {
+      calls += 1;
+    });
+    await payment.start();
+    const failed = new Promise<string>(
+      (resolve) =>
+        void payment
+          .events('payments')
+          .then((e) => e.on('failed', (id, why) => resolve(`${id}: ${why}`))),
+    );
+    // a producer bypassing the library (same ACL user) writes a job with a float amount
+    const conn = new Redis({
+      port: redis.port,
+      username: 'payment-service',
+      password: passwords['payment-service'],
+    });
+    const raw = new Queue('payments', { connection: conn, prefix });
+    await raw.add(
+      'payment.requested',
+      { data: { payment_id: 'pay_x', amount: 1.5 } },
+      {
+        jobId: 'pay_x',
+        attempts: 5,
+      },
+    );
+    expect(await failed).toMatch(/^pay_x: job pay_x does not match the payments contract/);
+    expect(calls).toBe(0);
+    expect((await raw.getJob('pay_x'))?.attemptsMade).toBe(1);
+    await raw.close();
+    conn.disconnect();
     expect(await aclLog()).toEqual([]);
   });
 
@@ -152,6 +317,7 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
+    children.push(child);
     let out = '';
     child.stdout?.on('data', (d) => (out += d));
     await waitFor(
@@ -184,6 +350,20 @@ describe('denials', () => {
     expect(() => reporting.consume('payments', async () => undefined)).toThrow(/may not consume/);
   });
 
+  it('refuses a second handler for the same queue', () => {
+    const payment = as('payment-service');
+    payment.consume('payments', async () => undefined);
+    expect(() => payment.consume('payments', async () => undefined)).toThrow(
+      expect.objectContaining({ code: 'HANDLER_DUPLICATE' }),
+    );
+  });
+
+  it('refuses to watch events of a queue outside the grant', async () => {
+    await expect(as('webhook-service').events('payments')).rejects.toMatchObject({
+      code: 'QUEUE_NOT_GRANTED',
+    });
+  });
+
   it('refuses to start with a consumed queue lacking a handler', async () => {
     const reporting = as('reporting-service');
     reporting.consume('payment-events', async () => undefined);
@@ -205,6 +385,49 @@ describe('denials', () => {
     ).toThrow(/looks like a JWT/);
   });
 
+  it.each(QUEUE_NAMES)('rejects a %s payload with a missing or mistyped field', (queue) => {
+    const m = as(consumersOf(queue)[0]);
+    const valid = SAMPLES[queue]('ok');
+    expect(m.wrap(queue, valid).data).toEqual(valid);
+    for (const [field, value] of Object.entries(valid)) {
+      const broken = { ...valid, [field]: typeof value === 'number' ? 'NaN' : 42 };
+      expect(() => m.wrap(queue, broken as never)).toThrow(
+        expect.objectContaining({ code: 'CONTRACT_VIOLATION' }),
+      );
+    }
+    expect(() => m.wrap(queue, { ...valid, currency: 'eur' } as never)).toThrow(/ISO 4217/);
+  });
+
+  it('finds secret-shaped values anywhere and names the field, never the value', () => {
+    const pemLabel = ['-----BEGIN', 'PRIVATE', 'KEY-----'].join(' ');
+    const cases: [unknown, string][] = [
+      [{ a: { b: `${pemLabel}\nMIIB` } }, 'data.a.b'],
+      [{ reason: ['whsec', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'].join('_') }, 'data.reason'],
+      [{ list: ['ok', 'hvs.CAESIJ3j4k5l6m7n8o9p0q1r2s3t'] }, 'data.list.1'],
+      [{ description: 'card 4242 4242 4242 4242' }, 'data.description'],
+    ];
+    for (const [value, path] of cases) expect(findSecretShape(value)?.path).toBe(path);
+    expect(findSecretShape({ description: 'order 1234, 2 items', amount: 4242424242424242 })).toBe(
+      undefined,
+    );
+    const payment = as('payment-service');
+    const secret = ['whsec', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'].join('_');
+    let message = '';
+    try {
+      payment.wrap('payments', {
+        payment_id: 'pay_1',
+        amount: 1,
+        currency: 'EUR',
+        description: secret,
+      });
+    } catch (err) {
+      message = (err as Error).message;
+      expect(err).toMatchObject({ code: 'SECRET_IN_PAYLOAD' });
+    }
+    expect(message).toMatch(/data\.description looks like a webhook signing secret/);
+    expect(message).not.toContain(secret);
+  });
+
   it('denies a compromised reporting-service at Redis itself: NOPERM on another queue, nothing written', async () => {
     // bypass the library: raw BullMQ with reporting-service's real Redis credentials
     const conn = new Redis({
@@ -213,6 +436,13 @@ describe('denials', () => {
       password: passwords['reporting-service'],
       maxRetriesPerRequest: 1,
     });
+    const admin = redis.admin();
+    const snapshot = async () => ({
+      keys: ((await admin.keys(`${prefix}:payments:*`)) as string[]).sort(),
+      lastId: await admin.get(`${prefix}:payments:id`),
+      events: await admin.xlen(`${prefix}:payments:events`),
+    });
+    const before = await snapshot();
     const q = new Queue('payments', { connection: conn, prefix });
     q.on('error', () => undefined);
     await expect(
@@ -233,6 +463,7 @@ describe('denials', () => {
     await q.close();
     conn.disconnect();
     expect(await redis.admin().exists(`${prefix}:payments:pay_evil`)).toBe(0);
+    expect(await snapshot()).toEqual(before);
     const log = (await aclLog()) as unknown[][];
     expect(log.length).toBeGreaterThan(0);
   });

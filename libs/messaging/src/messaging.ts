@@ -237,9 +237,10 @@ export class Messaging {
   /**
    * Lifecycle events of a queue this service produces to or consumes (QueueEvents, a
    * blocking XREAD on the queue's own events stream, so the same ACL user suffices).
-   * Resolves once the listener is connected: events after that point are seen.
+   * Reads from the moment of the call (stream ids are Redis server time; `sinceMs` replays
+   * from earlier), so nothing is lost between the call and the first XREAD.
    */
-  async events(queue: QueueName): Promise<JobEvents> {
+  async events(queue: QueueName, sinceMs = Date.now()): Promise<JobEvents> {
     if (!queuesOf(this.service).includes(queue)) {
       throw new MessagingError(
         'QUEUE_NOT_GRANTED',
@@ -249,6 +250,7 @@ export class Messaging {
     const listener = new QueueEvents(queue, {
       connection: this.connection(true),
       prefix: this.options.prefix,
+      lastEventId: `${sinceMs}-0`,
     });
     listener.on('error', (err) => this.options.onError?.(err, `events:${queue}`));
     this.listeners.push(listener);
