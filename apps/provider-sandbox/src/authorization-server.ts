@@ -147,6 +147,12 @@ export function createAuthorizationServer(
         refreshTokens.delete(presented);
         throw new errors.InvalidGrant('refresh token has expired');
       }
+      const registered: readonly string[] = registry.active(client.clientId)?.scopes ?? [];
+      if (record.scope.split(' ').some((s) => s && !registered.includes(s))) {
+        throw new errors.InvalidGrant(
+          'refresh token carries scopes the client no longer has; use client credentials',
+        );
+      }
       const cert = peerCertificate(ctx);
       if (record.x5t && (!cert || thumbprint(cert) !== record.x5t)) {
         throw new errors.InvalidGrant('refresh token is bound to another client certificate');
@@ -225,8 +231,9 @@ export function createAuthorizationServer(
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
           jti: string;
           client_id: string;
+          exp: number;
         };
-        registry.recordIssued(String(claims.jti));
+        registry.recordIssued(String(claims.jti), Number(claims.exp));
         registry.countIssued(String(claims.client_id));
       }
     }

@@ -82,10 +82,11 @@ export class ClientRegistry {
     this.require(clientId).disabled = true;
   }
 
-  private readonly issuedJtis = new Set<string>();
-  private readonly revokedJtis = new Set<string>();
+  // jti -> exp (unix seconds); expired entries are dropped, so long drills do not grow these
+  private readonly issuedJtis = new Map<string, number>();
+  private readonly revokedJtis = new Map<string, number>();
+  private lastPrune = 0;
 
-  /** JWTs cannot be revoked at the AS, so the API keeps its own list (admin fault hook). */
   /** Access tokens issued per client (drills check "one token request per client"). */
   readonly issuedCount = new Map<string, number>();
 
@@ -93,12 +94,19 @@ export class ClientRegistry {
     this.issuedCount.set(clientId, (this.issuedCount.get(clientId) ?? 0) + 1);
   }
 
-  recordIssued(jti: string): void {
-    this.issuedJtis.add(jti);
+  /** JWTs cannot be revoked at the AS, so the API keeps its own list (admin fault hook). */
+  recordIssued(jti: string, exp: number): void {
+    const now = Date.now() / 1000;
+    if (now - this.lastPrune > 10) {
+      this.lastPrune = now;
+      for (const jtis of [this.issuedJtis, this.revokedJtis])
+        for (const [id, e] of jtis) if (e < now - 60) jtis.delete(id);
+    }
+    this.issuedJtis.set(jti, exp);
   }
 
   revokeAllIssued(): void {
-    for (const jti of this.issuedJtis) this.revokedJtis.add(jti);
+    for (const [jti, exp] of this.issuedJtis) this.revokedJtis.set(jti, exp);
     this.issuedJtis.clear();
   }
 

@@ -103,7 +103,7 @@ export class IdempotencyStore {
   async run(
     clientId: string,
     key: string | undefined,
-    body: unknown,
+    request: { method: string; path: string; body: unknown },
     operation: () => Promise<{ status: number; body: unknown }>,
   ): Promise<{ status: number; body: unknown; replayed: boolean }> {
     if (!key) {
@@ -124,8 +124,9 @@ export class IdempotencyStore {
     }
     this.expire();
     const id = `${clientId}\u0000${key}`;
+    // the same key on another endpoint is a different request, and key order is not a change
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify(body ?? null))
+      .update(`${request.method} ${request.path} ${canonicalJson(request.body ?? null)}`)
       .digest('hex');
     const existing = this.entries.get(id);
     if (existing) {
@@ -165,6 +166,17 @@ export class IdempotencyStore {
     const cutoff = Date.now() - this.retentionMs;
     for (const [k, e] of this.entries) if (e.createdAt < cutoff) this.entries.delete(k);
   }
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** Fixed one-minute window per client. */

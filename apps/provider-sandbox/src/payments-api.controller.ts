@@ -79,7 +79,7 @@ export class PaymentsApiController {
     const result = await this.state.idempotency.run(
       req.token.client_id,
       key,
-      req.body,
+      { method: req.method, path: req.path, body: req.body },
       async () => ({ status: 201, body: await op() }),
     );
     if (this.state.faults.responseDelayMs)

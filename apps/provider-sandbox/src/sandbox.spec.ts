@@ -336,12 +336,17 @@ describe('payments API token validation', () => {
     }
   });
 
-  it('rejects an expired token', async () => {
-    const short = await startSandbox({ tokenTtlSeconds: 1, pki: sb.pki });
+  it('rejects an expired token, and refuses an expired refresh token', async () => {
+    const short = await startSandbox({
+      tokenTtlSeconds: 1,
+      pki: sb.pki,
+      env: { SANDBOX_REFRESH_TOKEN_TTL_SECONDS: '2' },
+    });
     try {
       const r = await short.admin.registerClient('payment-service', {
         scopes: ['payments:read'],
         token_endpoint_auth_method: 'client_secret_basic',
+        refresh_tokens: true,
       });
       const pair = cert('payment-service');
       const tok = await httpsCall<Record<string, string>>(short.tokenEndpoint, {
@@ -359,12 +364,29 @@ describe('payments API token validation', () => {
           key: pair.key,
           headers: { authorization: `Bearer ${tok.json.access_token}` },
         });
+      const refresh = () =>
+        httpsCall<Record<string, string>>(short.tokenEndpoint, {
+          method: 'POST',
+          ca: short.caCert,
+          cert: pair.cert,
+          key: pair.key,
+          headers: { ...form, authorization: basic('payment-service', r.client_secret!) },
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: tok.json.refresh_token,
+          }).toString(),
+        });
       expect((await call()).status).toBe(200);
+      expect((await refresh()).status).toBe(200);
       // 1 s TTL + the API's 5 s leeway
       await new Promise((r) => setTimeout(r, 7_000));
       const expired = await call();
       expect(expired.status).toBe(401);
       expect(expired.headers['www-authenticate']).toMatch(/token expired/);
+      const lateRefresh = await refresh();
+      expect(lateRefresh.json).toMatchObject({
+        error: 'invalid_grant',
+      });
     } finally {
       await short.stop();
     }
@@ -643,15 +665,17 @@ describe('payments API behaviour', () => {
         fc.constantFrom(...paths),
         json,
         fc.option(fc.string({ minLength: 1, maxLength: 40 })),
-        async (method, path, body, key) => {
-          const res = await api(
-            method,
-            path,
-            token,
-            pair,
-            method === 'GET' ? undefined : body,
-            key ? { 'idempotency-key': key.replace(/[^\x21-\x7e]/g, 'x') || 'k' } : {},
-          );
+        fc.constantFrom(
+          'application/json',
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          'application/json; charset=latin1',
+        ),
+        async (method, path, body, key, contentType) => {
+          const res = await api(method, path, token, pair, method === 'GET' ? undefined : body, {
+            ...(key ? { 'idempotency-key': key.replace(/[^\x21-\x7e]/g, 'x') || 'k' } : {}),
+            ...(method === 'GET' ? {} : { 'content-type': contentType }),
+          });
           expect(res.status).toBeLessThan(500);
           if (res.status >= 400) {
             expect(res.json.error).toEqual({
@@ -665,5 +689,229 @@ describe('payments API behaviour', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('admin API, registration changes and fault injection', () => {
+  const adminCall = (method: string, path: string, body?: unknown) =>
+    httpsCall<Record<string, unknown>>(`${sb.apiBaseUrl}/admin${path}`, {
+      method,
+      ca: sb.caCert,
+      headers: {
+        authorization: `Bearer ${sb.adminToken}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+
+  it('registers idempotently, applies a changed registration, and stops refresh tokens it no longer covers', async () => {
+    const reg = {
+      scopes: ['payments:read', 'transactions:read'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      refresh_tokens: true,
+    };
+    const created = await adminCall('PUT', '/clients/narrowed-client', reg);
+    expect(created.status).toBe(201);
+    expect(created.json.client_secret).toEqual(expect.any(String));
+    secrets['narrowed-client'] = created.json.client_secret as string;
+    const again = await adminCall('PUT', '/clients/narrowed-client', reg);
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual({ client_id: 'narrowed-client' });
+
+    const pair = cert('payment-service');
+    const first = await tokenRequest(
+      'narrowed-client',
+      { grant_type: 'client_credentials', scope: 'payments:read transactions:read' },
+      { pair },
+    );
+    expect(first.status).toBe(200);
+    const narrowed = await adminCall('PUT', '/clients/narrowed-client', {
+      ...reg,
+      scopes: ['payments:read'],
+    });
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.json.client_secret).toBeUndefined();
+    // the secret was not regenerated, the scopes were updated
+    const now = await tokenRequest(
+      'narrowed-client',
+      { grant_type: 'client_credentials', scope: 'transactions:read' },
+      { pair },
+    );
+    expect(now.json.error).toBe('invalid_scope');
+    const refreshed = await tokenRequest(
+      'narrowed-client',
+      { grant_type: 'refresh_token', refresh_token: first.json.refresh_token },
+      { pair },
+    );
+    expect(refreshed.json.error).toBe('invalid_grant');
+    expect(
+      (
+        await tokenRequest(
+          'narrowed-client',
+          { grant_type: 'client_credentials', scope: 'payments:read' },
+          { pair },
+        )
+      ).status,
+    ).toBe(200);
+  });
+
+  it("stops a disabled client's refresh tokens", async () => {
+    const r = await sb.admin.registerClient('disabled-refresher', {
+      scopes: ['transactions:read'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      refresh_tokens: true,
+    });
+    secrets['disabled-refresher'] = r.client_secret!;
+    const pair = cert('reporting-service');
+    const first = await tokenRequest(
+      'disabled-refresher',
+      { grant_type: 'client_credentials', scope: 'transactions:read' },
+      { pair },
+    );
+    const refresh = () =>
+      tokenRequest(
+        'disabled-refresher',
+        { grant_type: 'refresh_token', refresh_token: first.json.refresh_token },
+        { pair },
+      );
+    expect((await refresh()).status).toBe(200);
+    await sb.admin.disableClient('disabled-refresher');
+    expect((await refresh()).json.error).toBe('invalid_client');
+  });
+
+  it('rejects invalid registrations and unknown clients with the envelope', async () => {
+    const bad = await adminCall('PUT', '/clients/some-client', {
+      scopes: ['payments:admin'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({
+      code: expect.any(String),
+      request_id: expect.any(String),
+    });
+    const tlsWithoutDn = await adminCall('PUT', '/clients/some-client', {
+      scopes: ['payments:read'],
+      token_endpoint_auth_method: 'tls_client_auth',
+    });
+    expect(tlsWithoutDn.status).toBe(400);
+    expect((await adminCall('POST', '/clients/no-such-client/secrets')).status).toBe(404);
+  });
+
+  it('injects an unavailable token endpoint, counted API failures and a token revocation', async () => {
+    const pair = cert('payment-service');
+    const before = await accessToken('payment-service', 'payments:read');
+    try {
+      await sb.admin.setFault({ token_endpoint: 'down' });
+      const down = await tokenRequest('payment-service', {
+        grant_type: 'client_credentials',
+        scope: 'payments:read',
+      });
+      expect(down.status).toBe(503);
+      expect(down.json.error).toBe('temporarily_unavailable');
+      await sb.admin.setFault({ token_endpoint: 'up', api_status: { status: 502, count: 2 } });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await api('GET', '/v1/payments', before, pair);
+        statuses.push(res.status);
+        if (res.status === 502) expect(res.json.error?.code).toBe('injected_fault');
+      }
+      expect(statuses).toEqual([502, 502, 200]);
+
+      await sb.admin.setFault({ revoke_tokens_issued_before: 'now' });
+      const revoked = await api('GET', '/v1/payments', before, pair);
+      expect(revoked.status).toBe(401);
+      expect(revoked.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+      const after = await accessToken('payment-service', 'payments:read');
+      expect((await api('GET', '/v1/payments', after, pair)).status).toBe(200);
+    } finally {
+      await sb.admin.clearFaults();
+    }
+  });
+});
+
+describe('payments API request hygiene', () => {
+  it('scopes keys per client and per endpoint, and ignores JSON key order', async () => {
+    const r = await sb.admin.registerClient('two-scope-client', {
+      scopes: ['payments:write', 'webhooks:manage'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    secrets['two-scope-client'] = r.client_secret!;
+    const pair = cert('payment-service');
+    const token = (
+      await tokenRequest(
+        'two-scope-client',
+        { grant_type: 'client_credentials', scope: 'payments:write webhooks:manage' },
+        { pair },
+      )
+    ).json.access_token;
+    const key = { 'idempotency-key': 'shared-key' };
+    const first = await api(
+      'POST',
+      '/v1/payments',
+      token,
+      pair,
+      '{"amount":77,"currency":"EUR"}',
+      key,
+    );
+    expect(first.status).toBe(201);
+    const reordered = await api(
+      'POST',
+      '/v1/payments',
+      token,
+      pair,
+      '{"currency":"EUR","amount":77}',
+      key,
+    );
+    expect(reordered.status).toBe(201);
+    expect(reordered.json.id).toBe(first.json.id);
+    // the same key and body sent to another endpoint is another request, never a replay
+    const otherPath = await api(
+      'POST',
+      '/v1/webhook-endpoints',
+      token,
+      pair,
+      '{"amount":77,"currency":"EUR"}',
+      key,
+    );
+    expect(otherPath.status).toBe(422);
+    expect(otherPath.json.error?.code).toBe('idempotency_key_reused');
+    // another client's identical key is its own request
+    const other = await api(
+      'POST',
+      '/v1/payments',
+      await accessToken('payment-service', 'payments:write'),
+      pair,
+      '{"amount":77,"currency":"EUR"}',
+      key,
+    );
+    expect(other.status).toBe(201);
+    expect(other.json.id).not.toBe(first.json.id);
+    const ledger = await sb.admin.ledger();
+    expect(ledger.payments.filter((p) => p.idempotency_key === 'shared-key')).toHaveLength(2);
+  });
+
+  it('refuses an access token in a form body', async () => {
+    const token = await accessToken('payment-service', 'payments:read');
+    const res = await httpsCall<{ error: { code: string } }>(`${sb.apiBaseUrl}/v1/payments`, {
+      method: 'POST',
+      ca: sb.caCert,
+      cert: cert('payment-service').cert,
+      key: cert('payment-service').key,
+      headers: { ...form, 'idempotency-key': 'form-token' },
+      body: new URLSearchParams({ access_token: token, amount: '1', currency: 'EUR' }).toString(),
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe('invalid_request');
+  });
+
+  it('publishes the JWKS the API verifies against at jwksUri', async () => {
+    const jwks = await httpsCall<{ keys: { kid: string; alg: string; d?: string }[] }>(sb.jwksUri, {
+      ca: sb.caCert,
+      cert: cert('payment-service').cert,
+      key: cert('payment-service').key,
+    });
+    const token = await accessToken('payment-service', 'payments:read');
+    expect(jwks.json.keys.map((k) => k.kid)).toContain(decodeProtectedHeader(token).kid);
+    expect(jwks.json.keys.every((k) => k.d === undefined && k.alg === 'ES256')).toBe(true);
   });
 });

@@ -42,6 +42,8 @@ export interface SandboxAdmin {
 export interface SandboxHandle {
   issuer: string;
   tokenEndpoint: string;
+  jwksUri: string;
+  /** `https://localhost:<apiPort>`; the payments API is under `/v1`. */
   apiBaseUrl: string;
   audience: string;
   adminToken: string;
@@ -119,6 +121,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   return {
     issuer,
     tokenEndpoint: `${issuer}/token`,
+    jwksUri: `${issuer}/jwks`,
     apiBaseUrl,
     audience: `${apiBaseUrl}/v1`,
     adminToken,
