@@ -170,90 +170,47 @@ async function httpPaths() {
 
 async function pipeline() {
   step(
-    'end-to-end pipeline: HTTP -> queue -> provider (real auth path, mTLS) -> event -> reporting',
+    'end-to-end pipeline: HTTP -> queue -> provider (mTLS) -> event -> reporting, vs a fixed token and raw BullMQ',
   );
-  const { startStack } = await import('../demo/stack');
-  const stack = await startStack({ rateLimitPerMinute: 600_000 });
-  try {
-    const n = 300;
-    const sentAt = new Map<string, number>();
-    const pay = stack.services['payment-service'].url;
-    const t0 = performance.now();
-    const wall0 = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < n) {
-          const i = next++;
-          const at = Date.now();
-          const res = await fetch(`${pay}/payments`, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'idempotency-key': `bench-${wall0}-${i}`,
-            },
-            body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
-          });
-          sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
-        }
-      }),
-    );
-    for (;;) {
-      const sum = (await (
-        await fetch(`${stack.services['reporting-service'].url}/reports/summary`)
-      ).json()) as { payments: { count: number } };
-      if (sum.payments.count >= n) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const ledger = await stack.sandbox.admin.ledger();
-    const latencies = ledger.payments
-      .map(
-        (p) =>
-          Date.parse(String(p.created_at)) -
-          (sentAt.get(String(p.idempotency_key).replace('charge:', '')) ?? NaN),
-      )
-      .filter((x) => Number.isFinite(x))
-      .sort((a, b) => a - b);
-    const pct = (q: number) =>
-      latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-    record({ name: 'pipelinePaymentsPerSec', value: n / seconds, unit: 'payments/s' });
-    record({ name: 'pipelineLatencyP50Ms', value: pct(0.5), unit: 'ms (POST to charge)' });
-    record({ name: 'pipelineLatencyP99Ms', value: pct(0.99), unit: 'ms (POST to charge)' });
-
-    step('raw BullMQ add + process on the same Redis, same machine (baseline)');
-    const { Queue, Worker } = await import('bullmq');
-    const conn = {
-      host: stack.redis.host,
-      port: stack.redis.port,
-      username: stack.redisAdmin.username,
-      password: stack.redisAdmin.password,
-    };
-    const q = new Queue('bench-raw', { connection: conn });
-    let done = 0;
-    const w = new Worker(
-      'bench-raw',
-      async () => {
-        done += 1;
-      },
-      { connection: { ...conn, maxRetriesPerRequest: null }, concurrency: 4 },
-    );
-    const r0 = performance.now();
-    await Promise.all(Array.from({ length: n }, (_, i) => q.add('job', { i })));
-    while (done < n) await new Promise((r) => setTimeout(r, 5));
-    const rawPerSec = n / ((performance.now() - r0) / 1000);
-    await w.close();
-    await q.close();
-    record({ name: 'rawBullmqJobsPerSec', value: rawPerSec, unit: 'jobs/s' });
-    record({
-      name: 'pipelineVsRawBullmq',
-      value: n / seconds / rawPerSec,
-      unit: 'ratio',
-      goal: '≥ 0.5',
-    });
-  } finally {
-    await stack.stop();
-  }
+  const { pipelineBenchmark } = await import('./pipeline');
+  const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
+  const r = await pipelineBenchmark({
+    paymentsPerRound: Number(process.env.BENCH_PIPELINE_PAYMENTS ?? 400),
+    rounds,
+    concurrency: 8,
+    log: (line) => console.log(`    ${line}`),
+  });
+  const rate = (runs: { payments: number; seconds: number }[]) =>
+    runs.reduce((a, x) => a + x.payments, 0) / runs.reduce((a, x) => a + x.seconds, 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const managed = rate(r.managed);
+  const fixed = rate(r.fixed);
+  const latencies = r.managed.flatMap((x) => x.latencies).sort((a, b) => a - b);
+  const pct = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  record({ name: 'pipelinePaymentsPerSec', value: managed, unit: 'payments/s' });
+  record({ name: 'pipelineLatencyP50Ms', value: pct(0.5), unit: 'ms (POST to reported)' });
+  record({ name: 'pipelineLatencyP99Ms', value: pct(0.99), unit: 'ms (POST to reported)' });
+  record({ name: 'pipelineFixedTokenPerSec', value: fixed, unit: 'payments/s' });
+  record({
+    name: 'pipelineAuthVsFixedToken',
+    value: managed / fixed,
+    unit: 'ratio',
+    goal: '≥ 0.95',
+  });
+  const rawOne = median(r.rawOneHop);
+  const rawSame = median(r.rawSameHops);
+  record({ name: 'rawBullmqJobsPerSec', value: rawOne, unit: 'jobs/s (add + no-op process)' });
+  record({ name: 'pipelineVsRawBullmq', value: managed / rawOne, unit: 'ratio', goal: '≥ 0.5' });
+  record({ name: 'rawBullmqSameHopsPerSec', value: rawSame, unit: 'items/s (3 jobs each)' });
+  record({ name: 'pipelineVsRawBullmqSameHops', value: managed / rawSame, unit: 'ratio' });
+  const cpu: Record<string, number> = {};
+  for (const run of r.managed)
+    for (const [k, v] of Object.entries(run.cpuMsPerPayment)) cpu[k] = (cpu[k] ?? 0) + v / rounds;
+  const total = Object.values(cpu).reduce((a, x) => a + x, 0);
+  record({ name: 'pipelineCpuMsPerPayment', value: total, unit: 'ms CPU, all processes' });
+  for (const [k, v] of Object.entries(cpu).sort((a, b) => b[1] - a[1]))
+    console.log(`        ${k.padEnd(30)} ${v.toFixed(2)} ms`);
 }
 
 async function jwtGuard() {
@@ -304,8 +261,11 @@ async function main() {
     node: process.version,
   };
   console.log(`bench on ${machine.cores} x ${machine.cpu}, node ${machine.node}`);
-  for (const [i, s] of SECTIONS.entries()) {
-    console.log(`\n[${i + 1}/${SECTIONS.length}] ${s.name}`);
+  // `npm run bench -- pipeline` runs the sections whose name contains an argument
+  const only = process.argv.slice(2);
+  const sections = SECTIONS.filter((s) => !only.length || only.some((o) => s.name.includes(o)));
+  for (const [i, s] of sections.entries()) {
+    console.log(`\n[${i + 1}/${sections.length}] ${s.name}`);
     await s.run();
   }
   const out = join(__dirname, '..', '..', 'bench-results.json');

@@ -67,7 +67,7 @@ class PaymentsService implements OnModuleInit {
         );
       },
       {
-        concurrency: 4,
+        concurrency: this.runtime.config.QUEUE_CONCURRENCY,
         limiter: providerLimiter(this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
       },
     );

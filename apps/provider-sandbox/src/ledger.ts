@@ -164,7 +164,11 @@ export class IdempotencyStore {
 
   private expire(): void {
     const cutoff = Date.now() - this.retentionMs;
-    for (const [k, e] of this.entries) if (e.createdAt < cutoff) this.entries.delete(k);
+    // entries are inserted in creation order: stop at the first one still retained
+    for (const [k, e] of this.entries) {
+      if (e.createdAt >= cutoff) break;
+      this.entries.delete(k);
+    }
   }
 }
 

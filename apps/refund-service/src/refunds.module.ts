@@ -75,7 +75,7 @@ class RefundsService implements OnModuleInit {
         );
       },
       {
-        concurrency: 2,
+        concurrency: this.runtime.config.QUEUE_CONCURRENCY,
         limiter: providerLimiter(this.runtime.config.PROVIDER_RATE_LIMIT_PER_MINUTE),
       },
     );

@@ -107,7 +107,11 @@ class WebhooksService implements OnApplicationBootstrap {
 
   private expire(): void {
     const cutoff = Date.now() - REPLAY_WINDOW_MS;
-    for (const [id, at] of this.seen) if (at < cutoff) this.seen.delete(id);
+    // insertion order is arrival order: stop at the first id still inside the window
+    for (const [id, at] of this.seen) {
+      if (at >= cutoff) break;
+      this.seen.delete(id);
+    }
   }
 }
 

@@ -182,6 +182,23 @@ describe('provider client', () => {
     );
   });
 
+  it('in fixed-token mode (the benchmark baseline) skips the cache until the token is refused', async () => {
+    const cred = await register('reporting-service', ['transactions:read']);
+    const tm = tokenManager(new CredentialSet(cred), ['transactions:read']);
+    const api = new ProviderClient(tm, 'provider', sb.apiBaseUrl, { fixedToken: true });
+    const lookups = jest.spyOn(tm, 'getToken');
+    const list = () => api.request({ method: 'GET', path: '/v1/transactions' });
+    for (let i = 0; i < 5; i++) expect((await list()).status).toBe(200);
+    expect(lookups).toHaveBeenCalledTimes(1);
+    await sb.admin.setFault({ revoke_tokens_issued_before: 'now' });
+    for (let i = 0; i < 3; i++) expect((await list()).status).toBe(200);
+    expect(lookups).toHaveBeenCalledTimes(2); // one new token after the 401, then fixed again
+    expect(await tm.metrics.registry.metrics()).toMatch(
+      /lpi_token_requests_total\{client="provider",grant="client_credentials"\} 2/,
+    );
+    await sb.admin.clearFaults();
+  });
+
   it('surfaces 429 as a typed RateLimitedError with the wait', async () => {
     const cred = await register('reporting-service', ['transactions:read']);
     const tm = tokenManager(new CredentialSet(cred), ['transactions:read']);

@@ -1,7 +1,6 @@
 import { Agent as HttpsAgent } from 'node:https';
 import { HttpService } from '@nestjs/axios';
 import axios, { type AxiosResponse } from 'axios';
-import { firstValueFrom } from 'rxjs';
 import { AuthError, RateLimitedError } from './errors';
 import type { TokenManager } from './token-manager';
 
@@ -46,20 +45,34 @@ export function retryAfterMs(headers: Record<string, unknown>, now = Date.now())
  */
 export class ProviderClient {
   private http?: { cert?: string; instance: HttpService };
+  private fixed?: string;
 
   constructor(
     private readonly tokens: TokenManager,
     private readonly clientName: string,
     private readonly baseUrl: string,
+    /**
+     * `fixedToken`: the benchmark baseline. The first token is kept and sent as a fixed
+     * header, with no cache lookup, until the provider refuses it.
+     */
+    private readonly options: { fixedToken?: boolean } = {},
   ) {}
 
+  private async token(): Promise<string> {
+    if (this.fixed) return this.fixed;
+    const { value } = await this.tokens.getToken(this.clientName);
+    if (this.options.fixedToken) this.fixed = value;
+    return value;
+  }
+
   async request<T = unknown>(req: ProviderRequest): Promise<ProviderResponse<T>> {
-    let token = await this.tokens.getToken(this.clientName);
-    let res = await this.send<T>(req, token.value);
+    let token = await this.token();
+    let res = await this.send<T>(req, token);
     if (res.status === 401) {
-      this.tokens.invalidate(this.clientName, token.value);
-      token = await this.tokens.getToken(this.clientName);
-      res = await this.send<T>(req, token.value);
+      this.fixed = undefined;
+      this.tokens.invalidate(this.clientName, token);
+      token = await this.token();
+      res = await this.send<T>(req, token);
       if (res.status === 401)
         throw new AuthError(
           'PROVIDER_UNAUTHORIZED',
@@ -102,19 +115,19 @@ export class ProviderClient {
 
   private async send<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
     try {
-      return await firstValueFrom(
-        this.client().request<T>({
-          method: req.method,
-          url: req.path,
-          params: req.query,
-          data: req.body,
-          timeout: req.timeoutMs ?? 10_000,
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(req.idempotencyKey ? { 'idempotency-key': req.idempotencyKey } : {}),
-          },
-        }),
-      );
+      // axiosRef, not the Observable API: HttpService's unsubscribe aborts the finished
+      // request, which built a CanceledError (with a stack trace) for every call
+      return await this.client().axiosRef.request<T>({
+        method: req.method,
+        url: req.path,
+        params: req.query,
+        data: req.body,
+        timeout: req.timeoutMs ?? 10_000,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(req.idempotencyKey ? { 'idempotency-key': req.idempotencyKey } : {}),
+        },
+      });
     } catch (err) {
       // axios errors carry the request config, headers included: never let them escape
       const code = (err as { code?: string }).code ?? 'ERR_NETWORK';

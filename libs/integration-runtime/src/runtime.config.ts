@@ -23,9 +23,22 @@ export function readRuntimeConfig(
       WEBHOOK_PUBLIC_URL: z.string().optional(),
       /** BullMQ job lock; a crashed worker's job runs again after about 1.5x this. */
       QUEUE_LOCK_MS: setting.positiveInt(30_000),
+      /** Jobs a worker runs at once (provider calls in flight); the rate limit still applies. */
+      QUEUE_CONCURRENCY: setting.positiveInt(8),
+      /**
+       * `fixed` is the benchmark baseline only: the first token is sent as a fixed header and
+       * never refreshed before it fails. Refused when NODE_ENV=production.
+       */
+      PROVIDER_TOKEN_MODE: z.enum(['managed', 'fixed']).default('managed'),
+      NODE_ENV: z.string().optional(),
     },
     env,
   );
+  if (c.PROVIDER_TOKEN_MODE === 'fixed' && c.NODE_ENV === 'production') {
+    throw new Error(
+      `${service}: PROVIDER_TOKEN_MODE=fixed is a benchmark baseline and is refused with NODE_ENV=production`,
+    );
+  }
   let providerCa: string;
   try {
     providerCa = readFileSync(c.PROVIDER_CA_FILE, 'utf8');

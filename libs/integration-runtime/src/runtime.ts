@@ -58,7 +58,11 @@ export async function startIntegrationService(
     ],
     logger,
   });
-  const provider = new ProviderClient(tokens, 'provider', config.PROVIDER_API_URL);
+  const provider = new ProviderClient(tokens, 'provider', config.PROVIDER_API_URL, {
+    fixedToken: config.PROVIDER_TOKEN_MODE === 'fixed',
+  });
+  if (config.PROVIDER_TOKEN_MODE === 'fixed')
+    logger.warn('PROVIDER_TOKEN_MODE=fixed: benchmark baseline, tokens are not managed');
   const messaging = createMessaging({
     service,
     redis: {

@@ -74,7 +74,7 @@ export interface Envelope<Q extends QueueName> {
   data: JobData<Q>;
 }
 
-export function envelopeSchema<Q extends QueueName>(queue: Q) {
+function buildEnvelopeSchema<Q extends QueueName>(queue: Q) {
   const c = CONTRACTS[queue];
   return z.object({
     id: z.string().min(1).max(128),
@@ -84,6 +84,21 @@ export function envelopeSchema<Q extends QueueName>(queue: Q) {
     correlationId: z.string().min(1).max(128),
     data: c.data,
   });
+}
+
+// built once per queue: zod compiles a schema on its first parse, so a fresh schema per job
+// paid that compile on every add and every consume
+const envelopeSchemas = new Map<QueueName, ReturnType<typeof buildEnvelopeSchema>>();
+
+export function envelopeSchema<Q extends QueueName>(
+  queue: Q,
+): ReturnType<typeof buildEnvelopeSchema<Q>> {
+  let schema = envelopeSchemas.get(queue);
+  if (!schema) {
+    schema = buildEnvelopeSchema(queue);
+    envelopeSchemas.set(queue, schema);
+  }
+  return schema as ReturnType<typeof buildEnvelopeSchema<Q>>;
 }
 
 const SECRET_SHAPES: [RegExp, string][] = [

@@ -41,7 +41,10 @@ const portSchema = z
   .regex(/^\d{1,5}$/, 'must be a TCP port number')
   .transform(Number)
   .refine((n) => n > 0 && n < 65536, 'must be between 1 and 65535');
-const intSchema = z.string().regex(/^\d+$/, 'must be a positive integer').transform(Number);
+const intSchema = z
+  .string()
+  .regex(/^[1-9]\d*$/, 'must be a positive integer')
+  .transform(Number);
 
 /** Reusable setting parsers (environment values are strings; defaults are final values). */
 export const setting = {

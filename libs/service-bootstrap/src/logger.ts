@@ -13,19 +13,10 @@ export function loggerOptions({ service, level = 'info' }: LoggerSettings): Logg
     level,
     base: { service },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-    // second net: scrub every value of every record for token/key/secret shapes
-    formatters: { log: (record) => scrubValue(record) as Record<string, unknown> },
-    // the message string itself (formatters.log only sees the merged object)
-    hooks: {
-      logMethod(args, method) {
-        return method.apply(
-          this,
-          args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)) as Parameters<
-            typeof method
-          >,
-        );
-      },
-    },
+    // second net: scrub the finished line for token/key/secret shapes. This sees the message,
+    // every field, bindings and serialized values, and costs a few regex passes over one
+    // string; scrubbing the record object instead meant deep-copying raw req/res objects
+    hooks: { streamWrite: scrubSecrets },
     serializers: {
       err: (err: unknown) => scrubValue(err),
       error: (err: unknown) => scrubValue(err),

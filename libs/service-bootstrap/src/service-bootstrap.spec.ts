@@ -69,10 +69,27 @@ describe('logger redaction', () => {
     );
     log.warn({ detail: `upstream said Bearer ${jwt}` }, `token ${jwt} rejected`);
     log.error({ err: new Error(`bad key ${pem}`) }, 'failed');
+    // the shapes are scrubbed from the finished line: deep fields, arrays, format arguments,
+    // child bindings and serialized output are all covered
+    const vault = `hvs.${'A1b2C3d4E5f6G7h8'.repeat(2)}`;
+    const whsec = `whsec_${Buffer.from('signing-secret-bytes').toString('base64')}`;
+    log.info({ a: { b: { c: { d: [`x ${vault}`] } } } }, 'deep');
+    log.info('format %s and %j', jwt, { nested: whsec });
+    log.child({ upstream: `Bearer ${jwt}` }).info('child');
     const text = out.text();
-    for (const s of ['cGF5bWVudDpzM2NyM3Q=', 'topsecret1', jwt, 'MIGHAgEAMBMGByqGSM49'])
+    for (const s of [
+      'cGF5bWVudDpzM2NyM3Q=',
+      'topsecret1',
+      jwt,
+      'MIGHAgEAMBMGByqGSM49',
+      vault,
+      whsec,
+      whsec.slice(6),
+    ])
       expect(text).not.toContain(s);
     expect(text).toContain('[REDACTED]');
+    // every line is still valid JSON after scrubbing
+    for (const line of text.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
 });
 

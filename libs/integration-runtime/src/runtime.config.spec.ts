@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRuntimeConfig } from './runtime.config';
+
+describe('runtime config', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lpi-runtime-config-'));
+    writeFileSync(join(dir, 'ca.crt'), 'not checked here');
+    env = {
+      PORT: '3101',
+      PROVIDER_ISSUER: 'https://as.example',
+      PROVIDER_API_URL: 'https://api.example',
+      PROVIDER_CA_FILE: join(dir, 'ca.crt'),
+    };
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fills production defaults', () => {
+    expect(readRuntimeConfig('payment-service', env)).toMatchObject({
+      QUEUE_CONCURRENCY: 8,
+      QUEUE_LOCK_MS: 30_000,
+      PROVIDER_RATE_LIMIT_PER_MINUTE: 50,
+      PROVIDER_TOKEN_MODE: 'managed',
+    });
+  });
+
+  it('names a bad setting', () => {
+    expect(() => readRuntimeConfig('payment-service', { ...env, QUEUE_CONCURRENCY: '0' })).toThrow(
+      /QUEUE_CONCURRENCY/,
+    );
+    expect(() =>
+      readRuntimeConfig('payment-service', { ...env, PROVIDER_TOKEN_MODE: 'static' }),
+    ).toThrow(/PROVIDER_TOKEN_MODE/);
+    expect(() =>
+      readRuntimeConfig('payment-service', { ...env, PROVIDER_CA_FILE: join(dir, 'missing') }),
+    ).toThrow(/PROVIDER_CA_FILE/);
+  });
+
+  it('refuses the fixed-token benchmark baseline in production', () => {
+    expect(
+      readRuntimeConfig('payment-service', { ...env, PROVIDER_TOKEN_MODE: 'fixed' }),
+    ).toMatchObject({ PROVIDER_TOKEN_MODE: 'fixed' });
+    expect(() =>
+      readRuntimeConfig('payment-service', {
+        ...env,
+        PROVIDER_TOKEN_MODE: 'fixed',
+        NODE_ENV: 'production',
+      }),
+    ).toThrow(/PROVIDER_TOKEN_MODE=fixed .* refused with NODE_ENV=production/);
+  });
+});

@@ -1,0 +1,216 @@
+// The end-to-end pipeline benchmark: payments through the real stack (HTTP -> `payments`
+// queue -> provider over mTLS -> `payment-events` -> reporting-service, plus the provider's
+// webhook -> webhook-service -> `provider-events` -> reporting-service), against the same
+// stack with a fixed token and against raw BullMQ on the same Redis. The arms run in
+// alternating rounds so the machine's noise falls on all of them.
+import { readFileSync, readdirSync } from 'node:fs';
+import { Queue, Worker } from 'bullmq';
+import { startStack, type Stack } from '../demo/stack';
+
+export interface PipelineRun {
+  payments: number;
+  seconds: number;
+  /** POST sent -> payment-events job finished by reporting-service, ms, sorted. */
+  latencies: number[];
+  /** CPU time of every process of the stack (and this one), ms per payment, by process. */
+  cpuMsPerPayment: Record<string, number>;
+}
+
+const IN_FLIGHT = 16;
+
+function adminConnection(stack: Stack) {
+  return {
+    host: stack.redis.host,
+    port: stack.redis.port,
+    username: stack.redisAdmin.username,
+    password: stack.redisAdmin.password,
+  };
+}
+
+/** utime+stime (ms) of this process and every descendant, keyed by a readable label. */
+function cpuByProcess(): Record<string, number> {
+  const parentOf = new Map<number, number>();
+  const stat = new Map<number, { label: string; ms: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const raw = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const app = cmd.find((a) => /apps\/[\w-]+\/src\/main\.ts$/.test(a));
+      const label = app
+        ? app.split('/')[1]
+        : cmd[0].includes('redis-server')
+          ? 'redis-server'
+          : Number(entry) === process.pid
+            ? 'bench driver (HTTP clients)'
+            : 'other';
+      parentOf.set(Number(entry), Number(fields[1]));
+      // utime + stime in clock ticks (100 per second on Linux)
+      stat.set(Number(entry), { label, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // the process exited while we read
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [pid, s] of stat) {
+    let p: number | undefined = pid;
+    while (p && p !== process.pid) p = parentOf.get(p);
+    if (p !== process.pid) continue;
+    out[s.label] = (out[s.label] ?? 0) + s.ms;
+  }
+  return out;
+}
+
+async function completedEvents(queue: Queue): Promise<number> {
+  return (await queue.getJobCounts('completed')).completed ?? 0;
+}
+
+/** `n` payments through the stack with IN_FLIGHT concurrent clients, timed to the report. */
+export async function runPayments(stack: Stack, n: number, tag: string): Promise<PipelineRun> {
+  const events = new Queue('payment-events', { connection: adminConnection(stack) });
+  try {
+    const before = await completedEvents(events);
+    const sentAt = new Map<string, number>();
+    const url = `${stack.services['payment-service'].url}/payments`;
+    const cpu0 = cpuByProcess();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < n) {
+          const i = next++;
+          const at = Date.now();
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
+            body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
+          });
+          if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
+          sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
+        }
+      }),
+    );
+    while ((await completedEvents(events)) < before + n)
+      await new Promise((r) => setTimeout(r, 10));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuByProcess();
+    const latencies: number[] = [];
+    for (const [paymentId, at] of sentAt) {
+      const job = await events.getJob(`evt-${paymentId}`);
+      if (job?.finishedOn) latencies.push(job.finishedOn - at);
+    }
+    latencies.sort((a, b) => a - b);
+    const cpuMsPerPayment: Record<string, number> = {};
+    for (const [label, ms] of Object.entries(cpu1))
+      cpuMsPerPayment[label] = (ms - (cpu0[label] ?? 0)) / n;
+    return { payments: n, seconds, latencies, cpuMsPerPayment };
+  } finally {
+    await events.close();
+  }
+}
+
+/**
+ * Raw BullMQ on the same Redis: `n` jobs added with IN_FLIGHT concurrent producers and
+ * processed by a no-op worker with the services' concurrency. `hops` = 3 models the
+ * pipeline's queue traffic (each payment is a `payments` job that adds a `payment-events`
+ * job, plus a `provider-events` job from the webhook); `hops` = 1 is plain add + process.
+ */
+export async function runRawBullmq(
+  stack: Stack,
+  n: number,
+  hops: 1 | 3,
+  concurrency: number,
+): Promise<number> {
+  const connection = adminConnection(stack);
+  const name = (q: string) => `bench-raw-${hops}-${q}`;
+  const first = new Queue(name('a'), { connection });
+  const second = new Queue(name('b'), { connection });
+  const third = new Queue(name('c'), { connection });
+  let done = 0;
+  const workerOptions = { connection: { ...connection, maxRetriesPerRequest: null }, concurrency };
+  const workers =
+    hops === 1
+      ? [new Worker(name('a'), async () => void (done += 1), workerOptions)]
+      : [
+          new Worker(
+            name('a'),
+            async (job) => {
+              await Promise.all([
+                second.add('evt', job.data, { jobId: `b-${job.id}` }),
+                third.add('wh', job.data, { jobId: `c-${job.id}` }),
+              ]);
+            },
+            workerOptions,
+          ),
+          new Worker(name('b'), async () => void (done += 1), workerOptions),
+          new Worker(name('c'), async () => undefined, workerOptions),
+        ];
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const base = `${Date.now()}`;
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) {
+        const i = next++;
+        await first.add('job', { amount: 100 + i, currency: 'EUR' }, { jobId: `${base}-${i}` });
+      }
+    }),
+  );
+  while (done < n) await new Promise((r) => setTimeout(r, 5));
+  const perSec = n / ((performance.now() - t0) / 1000);
+  await Promise.all(workers.map((w) => w.close()));
+  await Promise.all([first, second, third].map((q) => q.obliterate({ force: true })));
+  await Promise.all([first, second, third].map((q) => q.close()));
+  return perSec;
+}
+
+export interface PipelineResults {
+  managed: PipelineRun[];
+  fixed: PipelineRun[];
+  rawOneHop: number[];
+  rawSameHops: number[];
+}
+
+/**
+ * Two stacks side by side (idle while the other runs): the real token path, and the same
+ * services with PROVIDER_TOKEN_MODE=fixed. Warm-up first, then `rounds` alternating rounds.
+ */
+export async function pipelineBenchmark(options: {
+  paymentsPerRound: number;
+  rounds: number;
+  concurrency: number;
+  log: (line: string) => void;
+}): Promise<PipelineResults> {
+  const serviceEnv = { QUEUE_CONCURRENCY: String(options.concurrency) };
+  // the provider's limit is not what is measured here (the fault drills cover 429s)
+  const common = { rateLimitPerMinute: 6_000_000, serviceEnv };
+  options.log('start the stack with the real token path');
+  const managed = await startStack(common);
+  let fixed: Stack | undefined;
+  try {
+    options.log('start a second stack with PROVIDER_TOKEN_MODE=fixed');
+    fixed = await startStack({
+      ...common,
+      serviceEnv: { ...serviceEnv, PROVIDER_TOKEN_MODE: 'fixed' },
+    });
+    options.log('warm up both (JIT, connections, first tokens)');
+    await runPayments(managed, 100, `warm-m-${Date.now()}`);
+    await runPayments(fixed, 100, `warm-f-${Date.now()}`);
+    await runRawBullmq(managed, 300, 1, options.concurrency);
+    const results: PipelineResults = { managed: [], fixed: [], rawOneHop: [], rawSameHops: [] };
+    for (let r = 1; r <= options.rounds; r++) {
+      const n = options.paymentsPerRound;
+      options.log(`round ${r}/${options.rounds}: ${n} payments per arm`);
+      results.managed.push(await runPayments(managed, n, `m${r}-${Date.now()}`));
+      results.fixed.push(await runPayments(fixed, n, `f${r}-${Date.now()}`));
+      results.rawOneHop.push(await runRawBullmq(managed, n, 1, options.concurrency));
+      results.rawSameHops.push(await runRawBullmq(managed, n, 3, options.concurrency));
+    }
+    return results;
+  } finally {
+    await fixed?.stop();
+    await managed.stop();
+  }
+}
