@@ -10,6 +10,8 @@ import { renderRedisAcl } from '@lpi/messaging';
 import {
   createDevPki,
   freePort,
+  recordIssued,
+  runLogDir,
   startRedisServer,
   startSandbox,
   startTsProcess,
@@ -43,14 +45,19 @@ export interface StackOptions {
   tokenTtlSeconds?: number;
   /** BullMQ lock for the services (short in fault drills so crashed jobs come back fast). */
   queueLockMs?: number;
+  /** Extra environment for every service (benchmarks: QUEUE_CONCURRENCY, ...). */
+  serviceEnv?: Record<string, string>;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), 'lpi-stack-'));
+  // under `npm test` the logs outlive the stack: the run-wide leak scan reads them at the end
+  const runDir = runLogDir();
+  const logDir = runDir ? mkdtempSync(join(runDir, 'stack-')) : dir;
   const logFiles: string[] = [];
   const logFile = (name: string) => {
-    const f = join(dir, `${name}.log`);
+    const f = join(logDir, `${name}.log`);
     logFiles.push(f);
     return f;
   };
@@ -98,6 +105,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     log('start redis-server with the ACL generated from the access matrix');
     const redisAdmin = { username: 'ops-admin', password: randomBytes(24).toString('base64url') };
+    recordIssued([redisAdmin.password]);
     const redis = await startRedisServer({
       acl: renderRedisAcl({ passwords: boot.redisPasswords, admin: redisAdmin }),
       adminUser: redisAdmin,
@@ -136,6 +144,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             ...(service === 'webhook-service'
               ? { WEBHOOK_PUBLIC_URL: `${url}/webhooks/provider` }
               : {}),
+            ...options.serviceEnv,
           },
           ready: async () =>
             (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200,

@@ -226,6 +226,7 @@ export function createAuthorizationServer(
     await next();
     if (isToken && ctx.status === 200) {
       const issued = (ctx.body as { access_token?: string }).access_token;
+      if (issued) registry.onIssued([issued]);
       const payload = issued?.split('.')[1];
       if (payload) {
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as {
@@ -250,6 +251,7 @@ export function createAuthorizationServer(
           x5t: cert ? thumbprint(cert) : undefined,
           expiresAt: Date.now() + config.SANDBOX_REFRESH_TOKEN_TTL_SECONDS * 1000,
         });
+        registry.onIssued([value]);
         ctx.body = { ...body, refresh_token: value };
       }
     }

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { clientSecretForms } from '@lpi/service-bootstrap';
 import {
   PROVIDER_SCOPES,
   type ProviderScope,
@@ -33,6 +34,9 @@ export function equalSecrets(a: string, b: string): boolean {
 export class ClientRegistry {
   private readonly clients = new Map<string, ClientRecord>();
 
+  /** `onIssued` is told every secret and token the provider hands out (test-run leak scan). */
+  constructor(readonly onIssued: (values: string[]) => void = () => undefined) {}
+
   /** Idempotent: an unchanged registration returns no secret; a new client gets one, once. */
   upsert(clientId: string, reg: ClientRegistration): { created: boolean; client_secret?: string } {
     validateRegistration(clientId, reg);
@@ -49,6 +53,7 @@ export class ClientRegistry {
       return { created: false };
     }
     const secret = newSecret();
+    this.onIssued(clientSecretForms(clientId, secret));
     this.clients.set(clientId, {
       client_id: clientId,
       ...fields,
@@ -70,6 +75,7 @@ export class ClientRegistry {
   rotateSecret(clientId: string): string {
     const c = this.require(clientId);
     const next = newSecret();
+    this.onIssued(clientSecretForms(clientId, next));
     c.secrets = { current: next, previous: c.secrets.current };
     return next;
   }

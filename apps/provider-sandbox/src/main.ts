@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createLogger, runMain, startService } from '@lpi/service-bootstrap';
+import { createLogger, issuedSecretsRecorder, runMain, startService } from '@lpi/service-bootstrap';
 import { createAuthorizationServer } from './authorization-server';
 import { ClientRegistry } from './client-registry';
 import { FaultState } from './faults';
@@ -20,9 +20,10 @@ runMain('provider-sandbox', async () => {
   const signingJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
 
-  const registry = new ClientRegistry();
+  const onIssued = issuedSecretsRecorder(config.SANDBOX_ISSUED_SECRETS_FILE);
+  const registry = new ClientRegistry(onIssued);
   const faults = new FaultState();
-  const webhooks = new WebhookDispatcher(log, config.SANDBOX_WEBHOOK_RETRY_BASE_MS);
+  const webhooks = new WebhookDispatcher(log, config.SANDBOX_WEBHOOK_RETRY_BASE_MS, onIssued);
   const state = new SandboxState(
     config,
     registry,

@@ -16,6 +16,8 @@ const shape = {
   SANDBOX_RATE_LIMIT_PER_MINUTE: setting.positiveInt(50),
   SANDBOX_WEBHOOK_RETRY_BASE_MS: setting.positiveInt(1000),
   LOG_LEVEL: setting.logLevel(),
+  /** Test runs: fingerprints of every issued secret and token go here (the run-wide log scan). */
+  SANDBOX_ISSUED_SECRETS_FILE: z.string().optional(),
 };
 
 export type SandboxConfig = ReturnType<typeof readSandboxConfig>;

@@ -1,10 +1,13 @@
-import { runMain } from '@lpi/service-bootstrap';
+import { issuedSecretsRecorder, runMain } from '@lpi/service-bootstrap';
 import { readVaultDevConfig } from './vault-dev.config';
 import { VaultDev } from './vault-dev.server';
 
 runMain('vault-dev', async () => {
   const config = readVaultDevConfig();
-  const vault = new VaultDev({ rootToken: config.VAULT_DEV_ROOT_TOKEN });
+  const vault = new VaultDev({
+    rootToken: config.VAULT_DEV_ROOT_TOKEN,
+    onIssued: issuedSecretsRecorder(config.VAULT_DEV_ISSUED_SECRETS_FILE),
+  });
   const server = await vault.listen(config.VAULT_DEV_PORT, config.VAULT_DEV_HOST);
   const addr = `http://${config.VAULT_DEV_HOST}:${config.VAULT_DEV_PORT}`;
   process.stdout.write(

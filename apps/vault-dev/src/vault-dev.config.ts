@@ -9,6 +9,8 @@ export const readVaultDevConfig = (env: Record<string, string | undefined> = pro
       VAULT_DEV_HOST: z.string().default('127.0.0.1'),
       VAULT_DEV_ROOT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
       VAULT_DEV_PRINT_ROOT_TOKEN: setting.bool(false),
+      /** Test runs: fingerprints of every issued secret go here (the run-wide log scan). */
+      VAULT_DEV_ISSUED_SECRETS_FILE: z.string().optional(),
     },
     env,
   );

@@ -75,6 +75,8 @@ const SYSTEM_MAX_TTL = 32 * 24 * 3600;
 export interface VaultDevOptions {
   rootToken?: string;
   now?: () => number;
+  /** Told every secret it issues or stores (tokens, secret-ids, KV values): the leak scan. */
+  onIssued?: (values: string[]) => void;
 }
 
 export class VaultDev {
@@ -100,8 +102,11 @@ export class VaultDev {
   private k8sConfig?: { kubernetes_host: string };
   private readonly now: () => number;
 
+  private readonly onIssued: (values: string[]) => void;
+
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.onIssued = options.onIssued ?? (() => undefined);
     this.rootToken = options.rootToken ?? `hvs.${randomBytes(18).toString('base64url')}`;
     this.tokens.set(this.rootToken, {
       id: this.rootToken,
@@ -282,6 +287,7 @@ export class VaultDev {
       meta,
     };
     this.tokens.set(token.id, token);
+    this.onIssued([token.id]);
     return token;
   }
 
@@ -323,6 +329,7 @@ export class VaultDev {
       wrapped: { body: response, creationPath: path, ttl, wrappedAccessor },
     };
     this.tokens.set(t.id, t);
+    this.onIssued([t.id]);
     return {
       request_id: '',
       lease_id: '',
@@ -610,6 +617,7 @@ export class VaultDev {
       if (!r) throw badRequest(`role "${name}" does not exist`);
       const secretId = randomUUID();
       const accessor = randomUUID();
+      this.onIssued([secretId]);
       this.secretIds.set(secretId, {
         role: name,
         accessor,
@@ -735,6 +743,12 @@ export class VaultDev {
       if (!body.data || typeof body.data !== 'object') throw badRequest('no data provided');
       const at = new Date(this.now()).toISOString();
       const next = entry ?? { versions: [], created_time: at, updated_time: at };
+      // every stored value but identifiers (`client_id`: a name, not a secret)
+      this.onIssued(
+        Object.entries(body.data as Record<string, unknown>)
+          .filter(([k, v]) => typeof v === 'string' && !k.endsWith('_id'))
+          .map(([, v]) => String(v)),
+      );
       next.versions.push({
         data: body.data as Record<string, unknown>,
         created_time: at,

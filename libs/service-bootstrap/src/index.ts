@@ -1,5 +1,6 @@
 export * from './config';
 export * from './redaction';
+export * from './issued-secrets';
 export * from './logger';
 export * from './errors';
 export * from './health';

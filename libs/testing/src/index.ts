@@ -6,3 +6,5 @@ export * from './https-client';
 export * from './sandbox';
 export * from './vault-dev';
 export * from './token-review';
+export * from './run-logs';
+export * from './log-scan';

@@ -6,6 +6,7 @@ import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { createDevPki, writeDevPki, type DevPki } from './dev-pki';
 import { httpsCall, type HttpsResult } from './https-client';
 import { freePort } from './ports';
+import { issuedSecretsEnv, recordIssued } from './run-logs';
 import { startTsProcess } from './ts-process';
 
 export interface SandboxClientRegistration {
@@ -71,6 +72,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   const files = writeDevPki({ ...pki, clients: {} }, dir);
   const [asPort, apiPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(32).toString('base64url');
+  recordIssued([adminToken]);
   const issuer = `https://localhost:${asPort}`;
   const apiBaseUrl = `https://localhost:${apiPort}`;
 
@@ -88,6 +90,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       SANDBOX_TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 900),
       SANDBOX_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 50),
       SANDBOX_WEBHOOK_RETRY_BASE_MS: '200',
+      ...issuedSecretsEnv('SANDBOX_ISSUED_SECRETS_FILE'),
       ...options.env,
     },
     ready: async () => {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './ports';
+import { runLogFile } from './run-logs';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -10,7 +11,10 @@ export interface TsProcessOptions {
   /** Entry file relative to the repo root, e.g. `apps/payment-service/src/main.ts`. */
   entry: string;
   env: Record<string, string>;
-  /** Append stdout+stderr here (the log-secret scan reads these files). */
+  /**
+   * Append stdout+stderr here (the log-secret scan reads these files). The child writes to
+   * the file itself, so a busy service's logs cost this process nothing.
+   */
   logFile?: string;
   /** Resolves true once the process serves. */
   ready: () => Promise<boolean>;
@@ -27,23 +31,37 @@ export interface TsProcess {
   stop(): Promise<void>;
 }
 
+/** `LPI_CPU_PROF=<dir>` writes a V8 CPU profile of every spawned process (bench profiling). */
+const profileFlags = () =>
+  process.env.LPI_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.LPI_CPU_PROF] : [];
+
 /** Runs a TypeScript entry point as its own process (`node -r @swc-node/register`). */
 export async function startTsProcess(options: TsProcessOptions): Promise<TsProcess> {
+  // under `npm test` every process logs into the run's directory (the run-wide leak scan)
+  options = { ...options, logFile: options.logFile ?? runLogFile(options.name) };
   let child: ChildProcess | undefined;
   let out = '';
-  let log: WriteStream | undefined;
+  const output = () => (options.logFile ? readFileSync(options.logFile, 'utf8') : out);
 
   const launch = async () => {
-    log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
-    const proc = spawn(process.execPath, ['-r', '@swc-node/register', options.entry], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const fd = options.logFile ? openSync(options.logFile, 'a') : undefined;
+    let proc: ChildProcess;
+    try {
+      proc = spawn(
+        process.execPath,
+        [...profileFlags(), '-r', '@swc-node/register', options.entry],
+        {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...options.env },
+          stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
+        },
+      );
+    } finally {
+      if (fd !== undefined) closeSync(fd); // the child holds its own copy
+    }
     child = proc;
     const onData = (d: Buffer) => {
       out += d.toString();
-      log?.write(d);
     };
     proc.stdout?.on('data', onData);
     proc.stderr?.on('data', onData);
@@ -51,7 +69,7 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
       proc.once('exit', (code, signal) =>
         reject(
           new Error(
-            `${options.name} exited during start-up (code ${code}, signal ${signal}):\n${out.slice(-2000)}`,
+            `${options.name} exited during start-up (code ${code}, signal ${signal}):\n${output().slice(-2000)}`,
           ),
         ),
       ),
@@ -78,7 +96,6 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
     const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     await gone;
     clearTimeout(timer);
-    await new Promise<void>((r) => (log ? log.end(r) : r()));
   };
 
   try {
@@ -92,7 +109,7 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
     get pid() {
       return child?.pid;
     },
-    output: () => out,
+    output,
     kill,
     async restart() {
       await kill();
