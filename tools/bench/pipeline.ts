@@ -18,6 +18,16 @@ export interface PipelineRun {
 
 const IN_FLIGHT = 16;
 
+/** Calls `send(0..n-1)` from IN_FLIGHT concurrent clients (the load shape of every arm). */
+async function fromClients(n: number, send: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < n) await send(next++);
+    }),
+  );
+}
+
 function adminConnection(stack: Stack) {
   return {
     host: stack.redis.host,
@@ -75,22 +85,16 @@ export async function runPayments(stack: Stack, n: number, tag: string): Promise
     const url = `${stack.services['payment-service'].url}/payments`;
     const cpu0 = cpuByProcess();
     const t0 = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < n) {
-          const i = next++;
-          const at = Date.now();
-          const res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
-            body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
-          });
-          if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
-          sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
-        }
-      }),
-    );
+    await fromClients(n, async (i) => {
+      const at = Date.now();
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
+        body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
+      });
+      if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
+      sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
+    });
     while ((await completedEvents(events)) < before + n)
       await new Promise((r) => setTimeout(r, 10));
     const seconds = (performance.now() - t0) / 1000;
@@ -149,15 +153,9 @@ export async function runRawBullmq(
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const base = `${Date.now()}`;
   const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < n) {
-        const i = next++;
-        await first.add('job', { amount: 100 + i, currency: 'EUR' }, { jobId: `${base}-${i}` });
-      }
-    }),
-  );
+  await fromClients(n, async (i) => {
+    await first.add('job', { amount: 100 + i, currency: 'EUR' }, { jobId: `${base}-${i}` });
+  });
   while (done < n) await new Promise((r) => setTimeout(r, 5));
   const perSec = n / ((performance.now() - t0) / 1000);
   await Promise.all(workers.map((w) => w.close()));
