@@ -87,10 +87,18 @@ describe('fault drills on a running stack', () => {
   });
 
   it('Redis restarted during a run (append-only file on): the queued work survives', async () => {
-    // keep the jobs in flight (provider slow to answer) while Redis goes away and comes back
+    // the provider is slow to answer, so while Redis goes away and comes back some jobs are
+    // in flight and, with more payments than worker slots, some are still waiting
     await s.sandbox.admin.setFault({ response_delay_ms: 1000 });
-    const ids = await pay(s, ['redis-1', 'redis-2', 'redis-3', 'redis-4']);
+    const ids = await pay(
+      s,
+      Array.from({ length: 12 }, (_, i) => `redis-${i + 1}`),
+    );
     await s.redis.restart();
+    // every job is still in Redis after the restart (the AOF replay dropped none)
+    const admin = s.redis.admin();
+    const present = await admin.exists(...ids.map((id) => `bull:payments:${id}`));
+    expect(present).toBe(ids.length);
     await s.sandbox.admin.setFault({ response_delay_ms: 0 });
     await expectChargedOnce(s, ids);
   });

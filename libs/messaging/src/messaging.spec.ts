@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
@@ -100,7 +102,10 @@ describe('renderRedisAcl', () => {
   it('holds no plaintext password and no dangerous command', () => {
     const acl = renderRedisAcl({ passwords, prefix });
     for (const pw of Object.values(passwords)) expect(acl).not.toContain(pw);
-    expect(acl).toMatch(/^user default off/m);
+    // the default user: disabled and without a password (its permissions: see DEFAULT_USER_LINE)
+    const [defaultUser, ...serviceUsers] = acl.trim().split('\n');
+    expect(defaultUser.split(' ').slice(0, 4)).toEqual(['user', 'default', 'off', 'resetpass']);
+    expect(defaultUser).not.toMatch(/ on( |$)| nopass| >| #/);
     for (const banned of [
       '+scan',
       '+keys',
@@ -112,7 +117,7 @@ describe('renderRedisAcl', () => {
       '+script',
       '+monitor',
     ])
-      expect(acl.split(/\s+/)).not.toContain(banned);
+      for (const line of serviceUsers) expect(line.split(/\s+/)).not.toContain(banned);
     expect(acl).toContain(`user reporting-service on #`);
   });
 
@@ -340,6 +345,62 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     );
     expect(rerun[0]).toBeGreaterThanOrEqual(2);
     expect(await aclLog()).toEqual([]);
+  });
+});
+
+describe('a Redis restart under the generated ACL (append-only file on)', () => {
+  it('keeps every queued job: the AOF replay is not refused by the ACL', async () => {
+    const durable = await startRedisServer({
+      acl: renderRedisAcl({ passwords, admin, prefix }),
+      adminUser: admin,
+      appendOnly: true,
+    });
+    const producer = createMessaging({
+      service: 'payment-service',
+      redis: { host: '127.0.0.1', port: durable.port, password: passwords['payment-service'] },
+      prefix,
+    });
+    try {
+      // every BullMQ write is a Lua script, which the AOF records as a MULTI/EXEC block
+      const payments = producer.producer('payments');
+      for (let n = 1; n <= 5; n += 1) await payments.add(pay(n), { jobId: `pay_${n}` });
+      await producer.close();
+      const counts = async () => {
+        const q = new Queue('payments', {
+          prefix,
+          connection: { host: '127.0.0.1', port: durable.port, ...admin },
+        });
+        try {
+          return await q.getJobCounts('wait');
+        } finally {
+          await q.close();
+        }
+      };
+      expect(await counts()).toEqual({ wait: 5 });
+      await durable.restart();
+      expect(await counts()).toEqual({ wait: 5 });
+      expect(readFileSync(join(durable.dir, 'redis.log'), 'utf8')).not.toContain('NOPERM');
+      // and nobody can log in as the default user
+      const replies = await new Promise<string>((resolve, reject) => {
+        const sock = connect(durable.port, '127.0.0.1', () =>
+          sock.write('GET x\r\nAUTH default ""\r\n'),
+        );
+        let data = '';
+        sock.on('data', (chunk) => {
+          data += String(chunk);
+          if (data.split('\r\n').length > 2) {
+            sock.destroy();
+            resolve(data);
+          }
+        });
+        sock.on('error', reject);
+      });
+      expect(replies).toMatch(/^-NOAUTH/);
+      expect(replies).toMatch(/\r\n-WRONGPASS/);
+    } finally {
+      await producer.close().catch(() => undefined);
+      await durable.stop();
+    }
   });
 });
 

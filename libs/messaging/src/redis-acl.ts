@@ -94,10 +94,20 @@ export function aclLineFor(service: ServiceName, passwordSha256: string, prefix 
   ].join(' ');
 }
 
+/**
+ * The default user is disabled and has no password, so no connection can ever authenticate
+ * as it. Its permissions are nevertheless full, because the server's own AOF-loading client
+ * runs as `default`, and Redis releases without redis/redis#14545 (7.0.15 here) re-check
+ * those permissions at every EXEC while replaying the AOF. BullMQ's Lua scripts are logged
+ * as MULTI/EXEC blocks, so with `-@all` here every queued job is silently dropped on restart.
+ * A test in messaging.spec.ts restarts Redis under this file to hold that line (ADR 0009).
+ */
+export const DEFAULT_USER_LINE = 'user default off resetpass ~* &* +@all';
+
 /** The users.acl file for Redis, generated from the access matrix. Holds no plaintext secret. */
 export function renderRedisAcl({ passwords, admin, prefix = 'bull' }: RedisAclOptions): string {
   // Redis ACL files accept no comments: the first line is already a user
-  const lines = ['user default off resetkeys -@all'];
+  const lines = [DEFAULT_USER_LINE];
   if (admin) lines.push(`user ${admin.username} on #${sha256(admin.password)} ~* &* +@all`);
   for (const service of SERVICE_NAMES)
     lines.push(aclLineFor(service, sha256(passwords[service]), prefix));
