@@ -4,7 +4,10 @@
 // stack with a fixed token and against raw BullMQ on the same Redis. The arms run in
 // alternating rounds so the machine's noise falls on all of them.
 import { readFileSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { Agent, request } from 'node:https';
 import { Queue, Worker } from 'bullmq';
+import { grantOf, secretDataPathOf } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
 
 export interface PipelineRun {
@@ -164,11 +167,160 @@ export async function runRawBullmq(
   return perSec;
 }
 
+/** One JSON exchange over HTTPS with the given agent (mTLS when the agent holds a certificate). */
+function httpsJson(
+  agent: Agent,
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * The same payment flow written by hand on raw BullMQ, in this one process: a bare
+ * `node:http` endpoint adds the job; a worker charges the provider over mTLS with one fixed
+ * token (payment-service's own credentials and certificate, read from Vault) and adds the
+ * event; a second worker consumes the event. No NestJS, no envelope or contract checks, no
+ * token manager, no ACL user, no logs. The provider's signed webhook still goes to the
+ * stack's webhook-service, as it does for the pipeline, so the two arms differ exactly by
+ * what the architecture adds around the same external work.
+ */
+export async function runHandRolled(
+  stack: Stack,
+  n: number,
+  tag: string,
+  concurrency: number,
+): Promise<{ perSec: number; cpuMsPerPayment: number }> {
+  const kv = (await (
+    await fetch(`${stack.vault.addr}/v1/${secretDataPathOf('payment-service')}`, {
+      headers: { 'x-vault-token': stack.vault.rootToken },
+    })
+  ).json()) as { data: { data: Record<string, string> } };
+  const { client_id, client_secret, client_cert, client_key } = kv.data.data;
+  const agent = new Agent({
+    keepAlive: true,
+    ca: stack.pki.caCert,
+    cert: client_cert,
+    key: client_key,
+    servername: 'localhost',
+  });
+  const basic = Buffer.from(
+    `${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`,
+  ).toString('base64');
+  const issued = await httpsJson(
+    agent,
+    stack.sandbox.tokenEndpoint,
+    {
+      authorization: `Basic ${basic}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: grantOf('payment-service').oauth.scopes.join(' '),
+    }).toString(),
+  );
+  if (issued.status !== 200)
+    throw new Error(`hand-rolled arm: token endpoint answered ${issued.status}`);
+  const bearer = `Bearer ${String(issued.json.access_token)}`;
+
+  const connection = adminConnection(stack);
+  const workerOptions = { connection: { ...connection, maxRetriesPerRequest: null }, concurrency };
+  const payments = new Queue(`bench-hand-${tag}-payments`, { connection });
+  const events = new Queue(`bench-hand-${tag}-events`, { connection });
+  let done = 0;
+  const charger = new Worker(
+    payments.name,
+    async (job) => {
+      const p = job.data as { payment_id: string; amount: number; currency: string };
+      const charge = await httpsJson(
+        agent,
+        `${stack.sandbox.apiBaseUrl}/v1/payments`,
+        {
+          authorization: bearer,
+          'content-type': 'application/json',
+          'idempotency-key': `charge:${p.payment_id}`,
+        },
+        JSON.stringify({ amount: p.amount, currency: p.currency }),
+      );
+      if (charge.status >= 300) throw new Error(`provider answered ${charge.status}`);
+      await events.add(
+        'evt',
+        { payment_id: p.payment_id, provider_payment_id: charge.json.id },
+        {
+          jobId: `evt-${p.payment_id}`,
+        },
+      );
+    },
+    workerOptions,
+  );
+  const reporter = new Worker(events.name, async () => void (done += 1), workerOptions);
+  let seq = 0;
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const input = JSON.parse(body) as { amount: number; currency: string };
+      const payment_id = `pay_${tag}_${++seq}`;
+      payments.add('payment', { payment_id, ...input }, { jobId: payment_id }).then(
+        () => {
+          res.writeHead(202, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ payment_id, status: 'queued' }));
+        },
+        () => {
+          res.writeHead(503);
+          res.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/payments`;
+  try {
+    await Promise.all([charger.waitUntilReady(), reporter.waitUntilReady()]);
+    const cpu0 = cpuByProcess();
+    const t0 = performance.now();
+    await fromClients(n, async (i) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
+        body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
+      });
+      if (res.status !== 202) throw new Error(`hand-rolled POST answered ${res.status}`);
+      await res.arrayBuffer();
+    });
+    while (done < n) await new Promise((r) => setTimeout(r, 5));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuByProcess();
+    const cpuMs = Object.entries(cpu1).reduce((a, [k, ms]) => a + ms - (cpu0[k] ?? 0), 0);
+    return { perSec: n / seconds, cpuMsPerPayment: cpuMs / n };
+  } finally {
+    server.close();
+    await Promise.all([charger.close(), reporter.close()]);
+    await Promise.all([payments, events].map((q) => q.obliterate({ force: true })));
+    await Promise.all([payments, events].map((q) => q.close()));
+    agent.destroy();
+  }
+}
+
 export interface PipelineResults {
   managed: PipelineRun[];
   fixed: PipelineRun[];
   rawOneHop: number[];
   rawSameHops: number[];
+  handRolled: { perSec: number; cpuMsPerPayment: number }[];
 }
 
 /**
@@ -197,14 +349,30 @@ export async function pipelineBenchmark(options: {
     await runPayments(managed, 100, `warm-m-${Date.now()}`);
     await runPayments(fixed, 100, `warm-f-${Date.now()}`);
     await runRawBullmq(managed, 300, 1, options.concurrency);
-    const results: PipelineResults = { managed: [], fixed: [], rawOneHop: [], rawSameHops: [] };
+    await runHandRolled(managed, 100, `warm${Date.now()}`, options.concurrency);
+    const results: PipelineResults = {
+      managed: [],
+      fixed: [],
+      rawOneHop: [],
+      rawSameHops: [],
+      handRolled: [],
+    };
     for (let r = 1; r <= options.rounds; r++) {
       const n = options.paymentsPerRound;
       options.log(`round ${r}/${options.rounds}: ${n} payments per arm`);
-      results.managed.push(await runPayments(managed, n, `m${r}-${Date.now()}`));
-      results.fixed.push(await runPayments(fixed, n, `f${r}-${Date.now()}`));
+      // the two token arms swap order every round, so neither always runs on a warmer machine
+      if (r % 2 === 1) {
+        results.managed.push(await runPayments(managed, n, `m${r}-${Date.now()}`));
+        results.fixed.push(await runPayments(fixed, n, `f${r}-${Date.now()}`));
+      } else {
+        results.fixed.push(await runPayments(fixed, n, `f${r}-${Date.now()}`));
+        results.managed.push(await runPayments(managed, n, `m${r}-${Date.now()}`));
+      }
       results.rawOneHop.push(await runRawBullmq(managed, n, 1, options.concurrency));
       results.rawSameHops.push(await runRawBullmq(managed, n, 3, options.concurrency));
+      results.handRolled.push(
+        await runHandRolled(managed, n, `h${r}${Date.now()}`, options.concurrency),
+      );
     }
     return results;
   } finally {
