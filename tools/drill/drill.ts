@@ -244,14 +244,17 @@ export async function runDrill(
         });
       }
 
-      // mTLS: certificate binding
-      const listOp = API_OPS.find(
-        (o) =>
-          o.scope ===
-          grantOf(service).oauth.scopes.find(
-            (sc) => sc.endsWith(':read') || sc === 'webhooks:manage',
-          ),
-      )!;
+      // mTLS: certificate binding, on an operation the grant allows where there is one (the
+      // API checks the binding before the scope, so a service with no API operation of its
+      // own, e.g. one just generated with a new scope, is probed on a read it cannot make)
+      const listOp =
+        API_OPS.find(
+          (o) =>
+            o.scope ===
+            grantOf(service).oauth.scopes.find(
+              (sc) => sc.endsWith(':read') || sc === 'webhooks:manage',
+            ),
+        ) ?? API_OPS.find((o) => o.method === 'GET')!;
       const other = SERVICE_NAMES.find((x) => x !== service)!;
       const withOther = await api(ownTokens[service], listOp, {
         cert: loot[other].secret.client_cert,
