@@ -1,12 +1,15 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
-import { CredentialSet, TokenManager } from '@lpi/auth';
+import { CredentialSet, TokenManager, assertionPublicJwk } from '@lpi/auth';
 import { SecretsClient, SecretsError, type ServiceSecret } from '@lpi/secrets';
 import {
+  httpsCall,
   startSandbox,
   startVaultDev,
+  tokenEndpointAuth,
   waitFor,
   type SandboxHandle,
   type VaultDevHandle,
@@ -42,6 +45,27 @@ const connect = async (
   clients.push(c);
   return c;
 };
+
+/** A caller asking for a token every 20 ms until stopped: how many calls, how many failed. */
+function underLoad(tm: TokenManager) {
+  let failures = 0;
+  let calls = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      calls += 1;
+      await tm.getToken('provider').catch(() => (failures += 1));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { calls, failures };
+    },
+  };
+}
 
 beforeAll(async () => {
   [vault, sb] = await Promise.all([startVaultDev(), startSandbox({ rateLimitPerMinute: 10_000 })]);
@@ -171,16 +195,7 @@ describe('bootstrap', () => {
       clients: [{ name: 'provider', credentials, scopes: ['transactions:read'] }],
     });
     try {
-      let failures = 0;
-      let calls = 0;
-      let running = true;
-      const loop = (async () => {
-        while (running) {
-          calls += 1;
-          await tm.getToken('provider').catch(() => (failures += 1));
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
+      const load = underLoad(tm);
       // rotation runbook: new secret at the provider (old still valid), new KV version, retire old
       const next = await sb.admin.rotateSecret('reporting-service');
       const current = secrets.current();
@@ -198,11 +213,87 @@ describe('bootstrap', () => {
         resource: undefined,
       });
       expect(newToken.value).toBeTruthy();
-      running = false;
-      await loop;
+      const { calls, failures } = await load.stop();
       expect(calls).toBeGreaterThan(0);
       expect(failures).toBe(0);
       expect(credentials.current().version).toBe(String(current.version + 1));
+    } finally {
+      tm.close();
+    }
+  });
+  it('rotates the private_key_jwt key of refund-service under load, with no failed call', async () => {
+    const fresh = await bootstrap();
+    const secrets = await connect('refund-service', fresh.identities['refund-service']);
+    const before = secrets.current();
+    expect(before.data.client_secret).toBeUndefined(); // no shared secret exists anywhere
+    const toCredential = (x: ServiceSecret) => ({
+      clientId: x.data.client_id,
+      assertionKey: x.data.client_assertion_key,
+      cert: x.data.client_cert,
+      key: x.data.client_key,
+      version: String(x.version),
+    });
+    const credentials = new CredentialSet(toCredential(before));
+    secrets.watchServiceSecret((x) => credentials.update(toCredential(x)));
+    const tm = new TokenManager({
+      issuer: sb.issuer,
+      caCert: sb.caCert,
+      clients: [
+        {
+          name: 'provider',
+          credentials,
+          scopes: ['refunds:write', 'refunds:read'],
+          authMethod: 'private_key_jwt',
+        },
+      ],
+    });
+    const registration = (keys: string[]) =>
+      sb.admin.registerClient('refund-service', {
+        scopes: ['refunds:read', 'refunds:write'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: keys.map((k) => assertionPublicJwk(k)) },
+      });
+    try {
+      const load = underLoad(tm);
+      // runbook: the provider trusts old and new keys, Vault gets the new one, the old retires
+      const oldKey = before.data.client_assertion_key;
+      const newKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString();
+      await registration([oldKey, newKey]);
+      await fetch(`${vault.addr}/v1/${secretDataPathOf('refund-service')}`, {
+        method: 'POST',
+        headers: { 'x-vault-token': vault.rootToken },
+        body: JSON.stringify({ data: { ...before.data, client_assertion_key: newKey } }),
+      });
+      await waitFor('the new key to reach the token manager', async () =>
+        credentials.current().assertionKey === newKey ? true : undefined,
+      );
+      expect((await tm.getToken('provider')).value).toBeTruthy(); // signed with the new key
+      await registration([newKey]);
+      const fresh2 = await tm.getToken('provider', { scopes: ['refunds:read'] });
+      expect(fresh2.value).toBeTruthy();
+      const { calls, failures } = await load.stop();
+      expect(calls).toBeGreaterThan(0);
+      expect(failures).toBe(0);
+      // the retired key is worthless now
+      const retired = tokenEndpointAuth(
+        { client_id: 'refund-service', client_assertion_key: oldKey },
+        sb.issuer,
+      );
+      const refused = await httpsCall<Record<string, string>>(sb.tokenEndpoint, {
+        method: 'POST',
+        ca: sb.caCert,
+        cert: before.data.client_cert,
+        key: before.data.client_key,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'refunds:read',
+          ...retired.form,
+        }).toString(),
+      });
+      expect(refused.json.error).toBe('invalid_client');
     } finally {
       tm.close();
     }

@@ -3,7 +3,7 @@
 // service, registers each service's OAuth client at the provider with exactly its scopes,
 // stores its secret at its own path, and hands each service only its own role-id and a
 // response-wrapped secret-id.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import {
   secretDataPathOf,
   type ServiceName,
 } from '@lpi/access-matrix';
+import { assertionPublicJwk } from '@lpi/auth';
 import { renderRedisAcl } from '@lpi/messaging';
 
 export interface ClientRegistrar {
@@ -131,19 +132,31 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
   const secretVersions = {} as Record<ServiceName, number>;
   for (const service of SERVICE_NAMES) {
     const g = grantOf(service);
+    const existing = (await v('GET', secretDataPathOf(service))).json.data;
+    const old = (existing?.data ?? {}) as Record<string, string>;
+    // private_key_jwt: the key is made here, its private half goes to Vault only and its
+    // public half to the provider; a key already in Vault is kept
+    const keyJwt = g.oauth.tokenEndpointAuthMethod === 'private_key_jwt';
+    const assertionKey = keyJwt
+      ? (old.client_assertion_key ??
+        generateKeyPairSync('ec', { namedCurve: 'P-256' })
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString())
+      : undefined;
     const reg = await o.registerClient(service, {
       scopes: [...g.oauth.scopes],
       token_endpoint_auth_method: g.oauth.tokenEndpointAuthMethod,
       tls_client_auth_subject_dn: `CN=${service}`,
+      ...(assertionKey ? { jwks: { keys: [assertionPublicJwk(assertionKey)] } } : {}),
       refresh_tokens: g.oauth.refreshTokens,
       certificate_bound: true,
     });
-    const existing = (await v('GET', secretDataPathOf(service))).json.data;
-    const old = (existing?.data ?? {}) as Record<string, string>;
     const desired: Record<string, string> = {
       client_id: reg.client_id,
-      // the provider returns a secret only when it creates the client: keep the stored one
-      client_secret: reg.client_secret ?? old.client_secret ?? '',
+      ...(assertionKey
+        ? { client_assertion_key: assertionKey }
+        : // the provider returns a secret only when it creates the client: keep the stored one
+          { client_secret: reg.client_secret ?? old.client_secret ?? '' }),
       client_cert: o.clientCertificates[service].cert,
       client_key: o.clientCertificates[service].key,
       redis_password: old.redis_password ?? randomBytes(32).toString('base64url'),
@@ -151,7 +164,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     if (g.vault.secretFields.includes('webhook_secret')) {
       desired.webhook_secret = old.webhook_secret ?? `whsec_${randomBytes(32).toString('base64')}`;
     }
-    if (!desired.client_secret)
+    if (!keyJwt && !desired.client_secret)
       throw new Error(
         `bootstrap: ${service} exists at the provider but no client secret is stored in Vault; rotate it at the provider and rerun`,
       );

@@ -62,11 +62,12 @@ describe('end to end: payment -> refund -> webhook -> report through the real pr
       });
       const data = ((await res.json()) as { data: { data: Record<string, string> } }).data.data;
       secrets.push(
-        data.client_secret,
         data.redis_password,
+        ...(data.client_secret ? [data.client_secret] : []),
         ...(data.webhook_secret ? [data.webhook_secret] : []),
       );
       secrets.push(data.client_key.split('\n')[1]); // a line of key material
+      if (data.client_assertion_key) secrets.push(data.client_assertion_key.split('\n')[1]);
     }
     const logs = stack.logFiles.map((f) => ({ f, text: readFileSync(f, 'utf8') }));
     expect(logs.reduce((n, l) => n + l.text.length, 0)).toBeGreaterThan(1000); // the logs exist

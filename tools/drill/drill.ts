@@ -19,7 +19,7 @@ import {
   type ProviderScope,
   type ServiceName,
 } from '@lpi/access-matrix';
-import { httpsCall } from '@lpi/testing';
+import { httpsCall, tokenEndpointAuth } from '@lpi/testing';
 import { startStack, type Stack } from '../demo/stack';
 
 export type Layer = 'oauth' | 'mtls' | 'vault' | 'redis' | 'http';
@@ -172,17 +172,21 @@ export async function runDrill(
         cert: l.secret.client_cert,
         key: l.secret.client_key,
       },
-    ) =>
-      httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
+    ) => {
+      // Basic with the looted client secret, or an assertion signed with the looted key
+      const auth = tokenEndpointAuth(l.secret, s.sandbox.issuer);
+      return httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
         method: 'POST',
         ca: s.sandbox.caCert,
         ...cert,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${l.secret.client_id}:${l.secret.client_secret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope,
+          ...auth.form,
+        }).toString(),
       });
+    };
     const api = (
       token: string,
       op: (typeof API_OPS)[number],

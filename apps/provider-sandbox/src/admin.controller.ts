@@ -47,8 +47,27 @@ const registration = z.strictObject({
     'client_secret_basic',
     'client_secret_post',
     'tls_client_auth',
+    'private_key_jwt',
   ]),
   tls_client_auth_subject_dn: z.string().max(200).optional(),
+  jwks: z
+    .strictObject({
+      keys: z
+        .array(
+          z.strictObject({
+            kty: z.literal('EC'),
+            crv: z.literal('P-256'),
+            x: z.string().max(100),
+            y: z.string().max(100),
+            kid: z.string().max(100),
+            alg: z.literal('ES256').optional(),
+            use: z.literal('sig').optional(),
+          }),
+        )
+        .min(1)
+        .max(2),
+    })
+    .optional(),
   refresh_tokens: z.boolean().optional(),
   certificate_bound: z.boolean().optional(),
 });

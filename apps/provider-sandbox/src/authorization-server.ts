@@ -55,8 +55,11 @@ export function createAuthorizationServer(
   const memory = new Map<string, unknown>();
   class Adapter {
     constructor(private readonly model: string) {}
-    async upsert(id: string, payload: unknown) {
-      memory.set(`${this.model}:${id}`, payload);
+    async upsert(id: string, payload: unknown, expiresIn?: number) {
+      const key = `${this.model}:${id}`;
+      memory.set(key, payload);
+      // e.g. ReplayDetection (one per client assertion): gone when it expires
+      if (expiresIn) setTimeout(() => memory.delete(key), expiresIn * 1000).unref();
     }
     async find(id: string) {
       if (this.model === 'Client') return registry.metadata(id);
@@ -80,7 +83,12 @@ export function createAuthorizationServer(
     jwks: { keys: [signingJwk] },
     scopes: [...PROVIDER_SCOPES],
     responseTypes: [],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'tls_client_auth'],
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'tls_client_auth',
+      'private_key_jwt',
+    ],
     clientDefaults: {
       grant_types: ['client_credentials'],
       response_types: [],

@@ -7,17 +7,33 @@ import {
 } from '@lpi/access-matrix';
 import { AppError } from '@lpi/service-bootstrap';
 
+/** A public key for private_key_jwt: EC P-256 only, never a private member. */
+export interface PublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid: string;
+  alg?: 'ES256';
+  use?: 'sig';
+}
+
 export interface ClientRegistration {
   scopes: ProviderScope[];
   token_endpoint_auth_method: TokenEndpointAuthMethod;
   tls_client_auth_subject_dn?: string;
+  /** private_key_jwt: the client's public keys (two during a key rotation). */
+  jwks?: { keys: PublicJwk[] };
   refresh_tokens?: boolean;
   certificate_bound?: boolean;
 }
 
-interface ClientRecord extends Required<Omit<ClientRegistration, 'tls_client_auth_subject_dn'>> {
+interface ClientRecord extends Required<
+  Omit<ClientRegistration, 'tls_client_auth_subject_dn' | 'jwks'>
+> {
   client_id: string;
   tls_client_auth_subject_dn?: string;
+  jwks?: { keys: PublicJwk[] };
   secrets: { current: string; previous?: string };
   disabled: boolean;
 }
@@ -45,6 +61,7 @@ export class ClientRegistry {
       scopes: [...new Set(reg.scopes)].sort() as ProviderScope[],
       token_endpoint_auth_method: reg.token_endpoint_auth_method,
       tls_client_auth_subject_dn: reg.tls_client_auth_subject_dn,
+      jwks: reg.jwks,
       refresh_tokens: reg.refresh_tokens ?? false,
       certificate_bound: reg.certificate_bound ?? true,
     };
@@ -52,15 +69,17 @@ export class ClientRegistry {
       Object.assign(existing, fields);
       return { created: false };
     }
+    // a private_key_jwt client authenticates with its key alone: it is never handed a secret
+    const keyOnly = reg.token_endpoint_auth_method === 'private_key_jwt';
     const secret = newSecret();
-    this.onIssued(clientSecretForms(clientId, secret));
+    if (!keyOnly) this.onIssued(clientSecretForms(clientId, secret));
     this.clients.set(clientId, {
       client_id: clientId,
       ...fields,
       secrets: { current: secret },
       disabled: false,
     });
-    return { created: true, client_secret: secret };
+    return keyOnly ? { created: true } : { created: true, client_secret: secret };
   }
 
   get(clientId: string): ClientRecord | undefined {
@@ -135,8 +154,12 @@ export class ClientRegistry {
     if (!c) return undefined;
     return {
       client_id: c.client_id,
-      client_secret:
-        c.token_endpoint_auth_method === 'tls_client_auth' ? undefined : c.secrets.current,
+      client_secret: c.token_endpoint_auth_method.startsWith('client_secret_')
+        ? c.secrets.current
+        : undefined,
+      jwks: c.token_endpoint_auth_method === 'private_key_jwt' ? c.jwks : undefined,
+      token_endpoint_auth_signing_alg:
+        c.token_endpoint_auth_method === 'private_key_jwt' ? 'ES256' : undefined,
       grant_types: c.refresh_tokens
         ? ['client_credentials', 'refresh_token']
         : ['client_credentials'],
@@ -166,13 +189,23 @@ function validateRegistration(clientId: string, reg: ClientRegistration): void {
   const unknown = reg.scopes.filter((s) => !(PROVIDER_SCOPES as readonly string[]).includes(s));
   if (unknown.length) throw bad(`unknown scopes: ${unknown.join(' ')}`);
   if (
-    !['client_secret_basic', 'client_secret_post', 'tls_client_auth'].includes(
+    !['client_secret_basic', 'client_secret_post', 'tls_client_auth', 'private_key_jwt'].includes(
       reg.token_endpoint_auth_method,
     )
   )
     throw bad(
-      'token_endpoint_auth_method must be client_secret_basic, client_secret_post or tls_client_auth',
+      'token_endpoint_auth_method must be client_secret_basic, client_secret_post, tls_client_auth or private_key_jwt',
     );
   if (reg.token_endpoint_auth_method === 'tls_client_auth' && !reg.tls_client_auth_subject_dn)
     throw bad('tls_client_auth needs tls_client_auth_subject_dn');
+  if (reg.token_endpoint_auth_method === 'private_key_jwt') {
+    const keys = reg.jwks?.keys ?? [];
+    if (keys.length === 0 || keys.length > 2)
+      throw bad('private_key_jwt needs jwks with one key (two during a rotation)');
+    for (const k of keys)
+      if (k.kty !== 'EC' || k.crv !== 'P-256' || !k.x || !k.y || !k.kid || 'd' in k)
+        throw bad('jwks keys must be public EC P-256 keys with a kid');
+  } else if (reg.jwks) {
+    throw bad('jwks is only for private_key_jwt');
+  }
 }

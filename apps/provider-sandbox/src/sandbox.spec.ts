@@ -794,6 +794,25 @@ describe('admin API, registration changes and fault injection', () => {
       token_endpoint_auth_method: 'tls_client_auth',
     });
     expect(tlsWithoutDn.status).toBe(400);
+    const jwk = { kty: 'EC', crv: 'P-256', x: 'x'.repeat(43), y: 'y'.repeat(43), kid: 'k1' };
+    for (const [body, why] of [
+      [{ token_endpoint_auth_method: 'private_key_jwt' }, /jwks/],
+      [{ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk, jwk, jwk] } }, /2/],
+      [{ token_endpoint_auth_method: 'client_secret_basic', jwks: { keys: [jwk] } }, /jwks/],
+      [
+        { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, kty: 'RSA' }] } },
+        /EC|kty/,
+      ],
+    ] as const) {
+      const res = await adminCall('PUT', '/clients/some-client', {
+        scopes: ['payments:read'],
+        ...body,
+      });
+      expect({ status: res.status, mentions: why.test(JSON.stringify(res.json)) }).toEqual({
+        status: 400,
+        mentions: true,
+      });
+    }
     expect((await adminCall('POST', '/clients/no-such-client/secrets')).status).toBe(404);
   });
 

@@ -1,5 +1,5 @@
 # refund-service: generated from @lpi/access-matrix by `npm run policies:generate`; do not edit.
-# Fields: client_id, client_secret, client_cert, client_key, redis_password
+# Fields: client_id, client_assertion_key, client_cert, client_key, redis_password
 path "secret/data/refund-service" {
   capabilities = ["read"]
 }

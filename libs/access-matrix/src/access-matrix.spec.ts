@@ -36,6 +36,21 @@ describe('access matrix', () => {
     expect(reporting.queues.produces).toEqual([]);
   });
 
+  it('stores exactly the credential its token endpoint auth method uses', () => {
+    for (const s of SERVICE_NAMES) {
+      const { tokenEndpointAuthMethod: method } = grantOf(s).oauth;
+      const fields = grantOf(s).vault.secretFields as readonly string[];
+      expect({ s, secret: fields.includes('client_secret') }).toEqual({
+        s,
+        secret: method.startsWith('client_secret_'),
+      });
+      expect({ s, key: fields.includes('client_assertion_key') }).toEqual({
+        s,
+        key: method === 'private_key_jwt',
+      });
+    }
+  });
+
   it('uses distinct ports', () => {
     const ports = SERVICE_NAMES.map((s) => grantOf(s).http.port);
     expect(new Set(ports).size).toBe(ports.length);

@@ -37,7 +37,7 @@ export const QUEUE_NAMES = [
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type TokenEndpointAuthMethod =
-  'client_secret_basic' | 'client_secret_post' | 'tls_client_auth';
+  'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
 
 /** Fields every service's Vault secret holds; some services add their own. */
 export const COMMON_SECRET_FIELDS = [
@@ -47,7 +47,19 @@ export const COMMON_SECRET_FIELDS = [
   'client_key',
   'redis_password',
 ] as const;
-export type SecretField = (typeof COMMON_SECRET_FIELDS)[number] | 'webhook_secret';
+/**
+ * A private_key_jwt client holds no shared secret: it signs a short-lived assertion with its
+ * own P-256 key (`client_assertion_key`, PKCS#8 PEM), whose public half the provider holds.
+ */
+export const KEY_JWT_SECRET_FIELDS = [
+  'client_id',
+  'client_assertion_key',
+  'client_cert',
+  'client_key',
+  'redis_password',
+] as const;
+export type SecretField =
+  (typeof COMMON_SECRET_FIELDS)[number] | (typeof KEY_JWT_SECRET_FIELDS)[number] | 'webhook_secret';
 
 export interface ServiceGrant {
   readonly name: ServiceName;
@@ -91,10 +103,11 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     purpose: 'accepts refund requests and applies them at the provider',
     oauth: {
       scopes: ['refunds:write', 'refunds:read'],
-      tokenEndpointAuthMethod: 'client_secret_basic',
+      // no shared secret at all: a signed client assertion (RFC 7523), see docs/adr/0010
+      tokenEndpointAuthMethod: 'private_key_jwt',
       refreshTokens: false,
     },
-    vault: { secretFields: COMMON_SECRET_FIELDS },
+    vault: { secretFields: KEY_JWT_SECRET_FIELDS },
     queues: { produces: ['refunds', 'refund-events'], consumes: ['refunds'] },
     http: { port: 3102, routes: ['POST /refunds', 'GET /refunds/:id'], callers: ['edge'] },
   },

@@ -1,12 +1,14 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import { createLogger } from '@lpi/service-bootstrap';
-import { startSandbox, type SandboxHandle } from '@lpi/testing';
+import { httpsCall, startSandbox, tokenEndpointAuth, type SandboxHandle } from '@lpi/testing';
 import {
   CredentialSet,
   ProviderClient,
   RateLimitedError,
   TokenManager,
+  assertionPublicJwk,
   type ClientCredential,
   type TokenEndpointAuthMethod,
 } from './index';
@@ -228,6 +230,97 @@ describe('provider client', () => {
     expect(err).toMatchObject({ code: 'PROVIDER_FORBIDDEN' });
     for (const t of issuedTokens)
       expect(JSON.stringify(err) + err.message + String(err.stack)).not.toContain(t);
+  });
+});
+
+describe('private_key_jwt (RFC 7523): no shared secret, a signed assertion per request', () => {
+  const id = 'assertion-client';
+  let cred: ClientCredential;
+  const url = () => sb.tokenEndpoint;
+  const tokenCall = (auth: ReturnType<typeof tokenEndpointAuth>) =>
+    httpsCall<Record<string, string>>(url(), {
+      method: 'POST',
+      ca: sb.caCert,
+      cert: cred.cert,
+      key: cred.key,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'transactions:read',
+        ...auth.form,
+      }).toString(),
+    });
+  const newKey = () =>
+    generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+
+  beforeAll(async () => {
+    const pair = await sb.pki.issueClient(id);
+    const assertionKey = newKey();
+    issuedSecrets.push(...assertionKey.split('\n').filter((l) => l.length > 20));
+    const reg = await sb.admin.registerClient(id, {
+      scopes: ['transactions:read'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [assertionPublicJwk(assertionKey)] },
+    });
+    expect(reg.client_secret).toBeUndefined(); // the provider never hands it a secret
+    cred = { clientId: id, assertionKey, cert: pair.cert, key: pair.key };
+  });
+
+  it('gets a certificate-bound token through the token manager', async () => {
+    const tm = tokenManager(new CredentialSet(cred), ['transactions:read'], 'private_key_jwt');
+    const t = await token(tm);
+    expect(decodeJwt(t.value)).toMatchObject({ client_id: id, scope: 'transactions:read' });
+    expect(decodeJwt(t.value).cnf).toBeDefined();
+  });
+
+  it('refuses a replayed assertion, one signed with another key, and a Basic guess', async () => {
+    const secret = {
+      client_id: id,
+      client_assertion_key: cred.assertionKey as string,
+    };
+    const auth = tokenEndpointAuth(secret, sb.issuer);
+    expect((await tokenCall(auth)).status).toBe(200);
+    const replay = await tokenCall(auth);
+    expect({ status: replay.status, error: replay.json.error }).toEqual({
+      status: 401,
+      error: 'invalid_client',
+    });
+    const forged = await tokenCall(
+      tokenEndpointAuth({ client_id: id, client_assertion_key: newKey() }, sb.issuer),
+    );
+    expect(forged.json.error).toBe('invalid_client');
+    const basic = await tokenCall(
+      tokenEndpointAuth({ client_id: id, client_secret: 'guessed-secret-value' }, sb.issuer),
+    );
+    expect(basic.json.error).toBe('invalid_client');
+  });
+
+  it('refuses to register a private key as the client JWK', async () => {
+    const jwk = { ...assertionPublicJwk(newKey()), d: 'not-allowed' };
+    await expect(
+      sb.admin.registerClient(id, {
+        scopes: ['transactions:read'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [jwk] },
+      }),
+    ).rejects.toThrow(/400/);
+  });
+
+  it('names a key that cannot sign ES256 as a configuration error, without quoting it', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const tm = tokenManager(
+      new CredentialSet({ ...cred, assertionKey: rsa }),
+      ['transactions:read'],
+      'private_key_jwt',
+    );
+    const err = (await tm.getToken('provider').catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'INVALID_CLIENT_CONFIG' });
+    expect(err.message).toMatch(/EC P-256/);
+    expect(err.message).not.toContain(rsa.split('\n')[1]);
   });
 });
 

@@ -1,10 +1,12 @@
 export type TokenEndpointAuthMethod =
-  'client_secret_basic' | 'client_secret_post' | 'tls_client_auth';
+  'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
 
 /** One set of client credentials as Vault holds them. */
 export interface ClientCredential {
   clientId: string;
   clientSecret?: string;
+  /** private_key_jwt: the P-256 private key (PKCS#8 PEM) that signs client assertions. */
+  assertionKey?: string;
   /** PEM client certificate and key for mTLS (and tls_client_auth). */
   cert?: string;
   key?: string;

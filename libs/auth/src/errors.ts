@@ -1,5 +1,6 @@
 export type AuthErrorCode =
   | 'INVALID_CLIENT'
+  | 'INVALID_CLIENT_CONFIG'
   | 'INVALID_SCOPE'
   | 'TOKEN_ENDPOINT_UNAVAILABLE'
   | 'TOKEN_RESPONSE_MALFORMED'
@@ -13,6 +14,8 @@ export type AuthErrorCode =
 const ADVICE: Record<AuthErrorCode, string> = {
   INVALID_CLIENT:
     'check the client id/secret or certificate in Vault; rotation may have retired this secret',
+  INVALID_CLIENT_CONFIG:
+    'the credentials in Vault do not fit the auth method the access matrix names for this client',
   INVALID_SCOPE: 'request only scopes this client is registered for (see the access matrix)',
   TOKEN_ENDPOINT_UNAVAILABLE:
     'the authorization server is unreachable or failing; the call can be retried later',

@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './credentials';
+export { assertionPublicJwk } from './client-assertion';
 export * from './metrics';
 export * from './token-manager';
 export * from './provider.client';

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Logger } from 'pino';
 import { type ClientCredential, CredentialSet, type TokenEndpointAuthMethod } from './credentials';
+import { assertionSigningKey } from './client-assertion';
 import { AuthError } from './errors';
 import { TokenMetrics } from './metrics';
 
@@ -304,7 +305,8 @@ export class TokenManager {
     const name = state.config.name;
     const credentials = state.config.credentials;
     const cred = credentials.current();
-    const config = this.configuration(state, cred);
+    // built once per credential (no await on the way when it exists: renewals start at once)
+    const config = state.configs.get(cred) ?? (await this.configuration(state, cred));
     const previous = state.cache.get(key);
     let response: oidc.TokenEndpointResponse | undefined;
     if (previous?.refreshToken && previous.credentialVersion === credentials.version) {
@@ -362,15 +364,20 @@ export class TokenManager {
     };
   }
 
-  private configuration(state: ClientState, cred: ClientCredential): oidc.Configuration {
+  private async configuration(
+    state: ClientState,
+    cred: ClientCredential,
+  ): Promise<oidc.Configuration> {
     let config = state.configs.get(cred);
     if (config) return config;
     const auth =
-      state.authMethod === 'tls_client_auth'
-        ? oidc.TlsClientAuth()
-        : state.authMethod === 'client_secret_post'
-          ? oidc.ClientSecretPost(cred.clientSecret ?? '')
-          : oidc.ClientSecretBasic(cred.clientSecret ?? '');
+      state.authMethod === 'private_key_jwt'
+        ? oidc.PrivateKeyJwt(await assertionSigningKey(cred))
+        : state.authMethod === 'tls_client_auth'
+          ? oidc.TlsClientAuth()
+          : state.authMethod === 'client_secret_post'
+            ? oidc.ClientSecretPost(cred.clientSecret ?? '')
+            : oidc.ClientSecretBasic(cred.clientSecret ?? '');
     config = new oidc.Configuration(
       {
         issuer: this.options.issuer,

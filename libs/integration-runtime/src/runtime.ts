@@ -25,6 +25,7 @@ export abstract class ServiceRuntime {
 const toCredential = (s: ServiceSecret): ClientCredential => ({
   clientId: s.data.client_id,
   clientSecret: s.data.client_secret,
+  assertionKey: s.data.client_assertion_key,
   cert: s.data.client_cert,
   key: s.data.client_key,
   version: String(s.version),

@@ -8,3 +8,4 @@ export * from './vault-dev';
 export * from './token-review';
 export * from './run-logs';
 export * from './log-scan';
+export * from './client-auth';

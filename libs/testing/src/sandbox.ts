@@ -11,7 +11,9 @@ import { startTsProcess } from './ts-process';
 
 export interface SandboxClientRegistration {
   scopes: string[];
-  token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post' | 'tls_client_auth';
+  token_endpoint_auth_method:
+    'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
+  jwks?: { keys: Record<string, string>[] };
   tls_client_auth_subject_dn?: string;
   refresh_tokens?: boolean;
   certificate_bound?: boolean;
