@@ -20,6 +20,7 @@ describe('generate:service refuses a grant the matrix would not hold', () => {
     ],
     [{ name: 'ledger-service', newScopes: ['ledger:read'], produces: ['ledger'] }, /unknown queue/],
     [{ name: 'ledger-service', newScopes: ['ledger:read'], port: 3101 }, /port 3101 is taken/],
+    [{ name: 'ledger-service', newScopes: ['ledger:read'], auth: 'none' }, /--auth must be/],
   ])('%j', (input, message) => {
     expect(() => validateNewService(input)).toThrow(GenerateError);
     expect(() => validateNewService(input)).toThrow(message);
@@ -27,7 +28,13 @@ describe('generate:service refuses a grant the matrix would not hold', () => {
 
   it('grants nothing it was not asked for', () => {
     const s = validateNewService({ name: 'ledger-service', newScopes: ['ledger:read'] });
-    expect(s).toMatchObject({ scopes: [], produces: [], consumes: [], port: 3105 });
+    expect(s).toMatchObject({
+      scopes: [],
+      produces: [],
+      consumes: [],
+      port: 3105,
+      auth: 'client_secret_basic',
+    });
   });
 });
 
@@ -63,7 +70,15 @@ describe('a generated service, on a copy of the repository', () => {
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
     generateService(
       copy,
-      ['ledger-service', '--new-scopes', 'ledger:read', '--purpose', 'keeps a ledger'],
+      [
+        'ledger-service',
+        '--new-scopes',
+        'ledger:read',
+        '--purpose',
+        'keeps a ledger',
+        '--auth',
+        'private_key_jwt',
+      ],
       () => undefined,
     );
   }, 120_000);
@@ -74,6 +89,7 @@ describe('a generated service, on a copy of the repository', () => {
   it('is declared in the matrix with exactly the scope asked for', () => {
     const matrix = readFileSync(join(copy, 'libs/access-matrix/src/access-matrix.ts'), 'utf8');
     expect(matrix).toContain("scopes: ['ledger:read'],");
+    expect(matrix).toContain("tokenEndpointAuthMethod: 'private_key_jwt',");
     expect(matrix).toContain('queues: { produces: [], consumes: [] },');
     expect(readFileSync(join(copy, 'deploy/vault/policies/ledger-service.hcl'), 'utf8')).toContain(
       'secret/data/ledger-service',

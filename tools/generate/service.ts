@@ -1,5 +1,6 @@
 // `npm run generate:service -- <name>-service [--scopes s,...] [--new-scopes s,...]
-// [--consumes q,...] [--produces q,...] [--purpose "..."] [--port 31xx]`: adds a service to every layer at once,
+// [--consumes q,...] [--produces q,...] [--purpose "..."] [--port 31xx]
+// [--auth client_secret_basic|private_key_jwt]`: adds a service to every layer at once,
 // following docs/adding-a-service.md. The access matrix gets the grant (and with it the Vault
 // policy, the Redis ACL user, the provider client, the demo stack and the breach drill); the
 // app, the lint boundary, the Kubernetes objects and the compose entry are copied from
@@ -26,6 +27,8 @@ export interface NewService {
   produces: QueueName[];
   consumes: QueueName[];
   port: number;
+  /** client_secret_basic (the default) or private_key_jwt (no shared secret, ADR 0010). */
+  auth: 'client_secret_basic' | 'private_key_jwt';
 }
 
 const TEMPLATE = 'payment-service';
@@ -42,6 +45,7 @@ export function validateNewService(input: {
   consumes?: string[];
   purpose?: string;
   port?: number;
+  auth?: string;
 }): NewService {
   const { name } = input;
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*-service$/.test(name))
@@ -76,6 +80,9 @@ export function validateNewService(input: {
     const owner = consumersOf(q as QueueName)[0];
     if (owner) throw new GenerateError(`queue "${q}" already has its one consumer: ${owner}`);
   }
+  const auth = input.auth ?? 'client_secret_basic';
+  if (auth !== 'client_secret_basic' && auth !== 'private_key_jwt')
+    throw new GenerateError(`--auth must be client_secret_basic or private_key_jwt`);
   const used = allGrants().map((g) => g.http.port);
   const port = input.port ?? Math.max(...used) + 1;
   if (used.includes(port)) throw new GenerateError(`port ${port} is taken`);
@@ -87,6 +94,7 @@ export function validateNewService(input: {
     produces: (input.produces ?? []) as QueueName[],
     consumes: (input.consumes ?? []) as QueueName[],
     port,
+    auth,
   };
 }
 
@@ -136,10 +144,10 @@ export function planNewService(root: string, s: NewService): [string, string][] 
     purpose: '${s.purpose.replaceAll("'", "\\'")}',
     oauth: {
       scopes: ${list([...s.scopes, ...s.newScopes])},
-      tokenEndpointAuthMethod: 'client_secret_basic',
+      tokenEndpointAuthMethod: '${s.auth}',
       refreshTokens: false,
     },
-    vault: { secretFields: COMMON_SECRET_FIELDS },
+    vault: { secretFields: ${s.auth === 'private_key_jwt' ? 'KEY_JWT_SECRET_FIELDS' : 'COMMON_SECRET_FIELDS'} },
     queues: { produces: ${list(s.produces)}, consumes: ${list(s.consumes)} },
     http: { port: ${s.port}, routes: ['${route}'], callers: ['edge'] },
   },
@@ -292,7 +300,7 @@ function parseArgs(argv: string[]) {
           .map((x) => x.trim())
           .filter(Boolean)
       : undefined;
-  const known = ['scopes', 'new-scopes', 'produces', 'consumes', 'purpose', 'port'];
+  const known = ['scopes', 'new-scopes', 'produces', 'consumes', 'purpose', 'port', 'auth'];
   for (const k of Object.keys(flags))
     if (!known.includes(k)) throw new GenerateError(`unknown flag --${k}`);
   return validateNewService({
@@ -303,6 +311,7 @@ function parseArgs(argv: string[]) {
     consumes: split(flags.consumes),
     purpose: flags.purpose,
     port: flags.port ? Number(flags.port) : undefined,
+    auth: flags.auth,
   });
 }
 
