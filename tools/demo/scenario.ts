@@ -86,6 +86,13 @@ export async function scenario(s: Stack, log: ScenarioLog) {
     `HTTP ${bad.status} ${(await json<{ error: { code: string } }>(bad)).error.code}`,
   );
 
+  const reused = await post(`${pay}/payments`, 'order-1001', { amount: 99_999, currency: 'EUR' });
+  expectThat(
+    'a reused Idempotency-Key with another body is refused, not charged',
+    reused.status === 409,
+    `HTTP ${reused.status} ${(await json<{ error: { code: string } }>(reused)).error.code}`,
+  );
+
   step('a partial refund of the first payment through refund-service');
   const r = await json<{ refund_id: string }>(
     await post(`${refund}/refunds`, 'refund-1001', {

@@ -215,6 +215,17 @@ describeIfKubectl('deploy/k8s overlays', () => {
     ).toBeUndefined();
   });
 
+  it('production runs two replicas of each service, and one of reporting-service (in-memory state)', () => {
+    const replicas = (name: string) =>
+      (find(rendered.get('production') ?? [], 'Deployment', name)?.['spec'] as { replicas: number })
+        .replicas;
+    for (const service of SERVICE_NAMES)
+      expect({ service, replicas: replicas(service) }).toEqual({
+        service,
+        replicas: service === 'reporting-service' ? 1 : 2,
+      });
+  });
+
   it('the sandbox may call only webhook-service, on its port', () => {
     const spec = policySpec(rendered.get('local') ?? [], 'provider-sandbox');
     expect(spec.egress).toEqual([

@@ -15,6 +15,7 @@ import {
   ServiceRuntime,
   businessIdFor,
   callProviderForJob,
+  enqueueRequest,
   providerLimiter,
   requireIdempotencyKey,
 } from '@lpi/integration-runtime';
@@ -26,15 +27,8 @@ const paymentRequest = z.strictObject({
   description: z.string().max(200).optional(),
 });
 
-interface PaymentState {
-  payment_id: string;
-  status: 'queued' | 'succeeded' | 'failed';
-  provider_payment_id?: string;
-}
-
 @Injectable()
 class PaymentsService implements OnModuleInit {
-  readonly states = new Map<string, PaymentState>();
   constructor(private readonly runtime: ServiceRuntime) {}
 
   onModuleInit(): void {
@@ -50,11 +44,6 @@ class PaymentsService implements OnModuleInit {
           body: { amount: p.amount, currency: p.currency, description: p.description },
           idempotencyKey: `charge:${p.payment_id}`,
         });
-        this.states.set(p.payment_id, {
-          payment_id: p.payment_id,
-          status: 'succeeded',
-          provider_payment_id: charge.id,
-        });
         await events.add(
           {
             payment_id: p.payment_id,
@@ -65,6 +54,7 @@ class PaymentsService implements OnModuleInit {
           },
           { jobId: `evt-${p.payment_id}`, correlationId: envelope.correlationId },
         );
+        return { provider_payment_id: charge.id };
       },
       {
         concurrency: this.runtime.config.QUEUE_CONCURRENCY,
@@ -76,11 +66,20 @@ class PaymentsService implements OnModuleInit {
   async request(idempotencyKey: string, body: unknown) {
     const input = parseInput(paymentRequest, body);
     const payment_id = businessIdFor('pay', idempotencyKey);
-    if (!this.states.has(payment_id)) this.states.set(payment_id, { payment_id, status: 'queued' });
-    await this.runtime.messaging
-      .producer('payments')
-      .add({ payment_id, ...input }, { jobId: payment_id });
-    return this.states.get(payment_id)!;
+    const { created } = await enqueueRequest(
+      this.runtime.messaging.producer('payments'),
+      { payment_id, ...input },
+      payment_id,
+    );
+    // a retried request reports where the first one stands now
+    return (created ? undefined : await this.find(payment_id)) ?? { payment_id, status: 'queued' };
+  }
+
+  /** The payment's status from its job in Redis: the same answer on every replica. */
+  async find(payment_id: string) {
+    const s = await this.runtime.messaging.status('payments', payment_id);
+    if (!s) return undefined;
+    return { payment_id, status: s.state, provider_payment_id: s.result?.provider_payment_id };
   }
 }
 
@@ -95,10 +94,11 @@ class PaymentsController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    const state = this.payments.states.get(id);
-    if (!state) throw new AppError(404, 'not_found_error', 'payment_not_found', `no payment ${id}`);
-    return state;
+  async get(@Param('id') id: string) {
+    const payment = /^pay_[A-Za-z0-9_-]{24}$/.test(id) ? await this.payments.find(id) : undefined;
+    if (!payment)
+      throw new AppError(404, 'not_found_error', 'payment_not_found', `no payment ${id}`);
+    return payment;
   }
 }
 

@@ -15,10 +15,10 @@ import {
   ServiceRuntime,
   businessIdFor,
   callProviderForJob,
+  enqueueRequest,
   providerLimiter,
   requireIdempotencyKey,
 } from '@lpi/integration-runtime';
-import { PermanentJobError } from '@lpi/messaging';
 import { AppError, parseInput } from '@lpi/service-bootstrap';
 
 const refundRequest = z.strictObject({
@@ -30,15 +30,8 @@ const refundRequest = z.strictObject({
   reason: z.string().max(200).optional(),
 });
 
-interface RefundState {
-  refund_id: string;
-  status: 'queued' | 'succeeded' | 'failed';
-  provider_refund_id?: string;
-}
-
 @Injectable()
 class RefundsService implements OnModuleInit {
-  readonly states = new Map<string, RefundState>();
   constructor(private readonly runtime: ServiceRuntime) {}
 
   onModuleInit(): void {
@@ -47,20 +40,12 @@ class RefundsService implements OnModuleInit {
       'refunds',
       async (envelope) => {
         const r = envelope.data;
+        // a refused refund (provider 4xx) fails the job for good: its status reads `failed`
         const refund = await callProviderForJob<{ id: string }>(this.runtime.provider, {
           method: 'POST',
           path: '/v1/refunds',
           body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
           idempotencyKey: `refund:${r.refund_id}`,
-        }).catch((err: unknown) => {
-          if (err instanceof PermanentJobError)
-            this.states.set(r.refund_id, { refund_id: r.refund_id, status: 'failed' });
-          throw err;
-        });
-        this.states.set(r.refund_id, {
-          refund_id: r.refund_id,
-          status: 'succeeded',
-          provider_refund_id: refund.id,
         });
         await events.add(
           {
@@ -73,6 +58,7 @@ class RefundsService implements OnModuleInit {
           },
           { jobId: `evt-${r.refund_id}`, correlationId: envelope.correlationId },
         );
+        return { provider_refund_id: refund.id };
       },
       {
         concurrency: this.runtime.config.QUEUE_CONCURRENCY,
@@ -84,11 +70,20 @@ class RefundsService implements OnModuleInit {
   async request(idempotencyKey: string, body: unknown) {
     const input = parseInput(refundRequest, body);
     const refund_id = businessIdFor('ref', idempotencyKey);
-    if (!this.states.has(refund_id)) this.states.set(refund_id, { refund_id, status: 'queued' });
-    await this.runtime.messaging
-      .producer('refunds')
-      .add({ refund_id, ...input }, { jobId: refund_id });
-    return this.states.get(refund_id)!;
+    const { created } = await enqueueRequest(
+      this.runtime.messaging.producer('refunds'),
+      { refund_id, ...input },
+      refund_id,
+    );
+    // a retried request reports where the first one stands now
+    return (created ? undefined : await this.find(refund_id)) ?? { refund_id, status: 'queued' };
+  }
+
+  /** The refund's status from its job in Redis: the same answer on every replica. */
+  async find(refund_id: string) {
+    const s = await this.runtime.messaging.status('refunds', refund_id);
+    if (!s) return undefined;
+    return { refund_id, status: s.state, provider_refund_id: s.result?.provider_refund_id };
   }
 }
 
@@ -103,10 +98,10 @@ class RefundsController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    const state = this.refunds.states.get(id);
-    if (!state) throw new AppError(404, 'not_found_error', 'refund_not_found', `no refund ${id}`);
-    return state;
+  async get(@Param('id') id: string) {
+    const refund = /^ref_[A-Za-z0-9_-]{24}$/.test(id) ? await this.refunds.find(id) : undefined;
+    if (!refund) throw new AppError(404, 'not_found_error', 'refund_not_found', `no refund ${id}`);
+    return refund;
   }
 }
 

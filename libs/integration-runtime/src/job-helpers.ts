@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { QueueName } from '@lpi/access-matrix';
 import type { ProviderClient, ProviderRequest } from '@lpi/auth';
-import { badRequest } from '@lpi/service-bootstrap';
+import { MessagingError, type JobData, type Producer } from '@lpi/messaging';
+import { AppError, badRequest } from '@lpi/service-bootstrap';
 import { toJobError } from './provider-outcome';
 
 /** The Idempotency-Key every accepting endpoint requires; 400 in the envelope otherwise. */
@@ -14,6 +16,30 @@ export function requireIdempotencyKey(key: string | undefined, route: string): s
 /** A business id derived from the client's Idempotency-Key: a retried request is the same one. */
 export const businessIdFor = (prefix: 'pay' | 'ref', idempotencyKey: string): string =>
   `${prefix}_${createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 24)}`;
+
+/**
+ * Enqueues a client's request under the business id its Idempotency-Key names: a retried
+ * request is the same job; the same key with another body is a 409, on every replica (the
+ * check reads Redis, not this process's memory).
+ */
+export async function enqueueRequest<Q extends QueueName>(
+  producer: Producer<Q>,
+  data: JobData<Q>,
+  jobId: string,
+): Promise<{ created: boolean }> {
+  try {
+    return await producer.add(data, { jobId });
+  } catch (err) {
+    if (err instanceof MessagingError && err.code === 'JOB_ID_REUSED')
+      throw new AppError(
+        409,
+        'conflict_error',
+        'idempotency_key_reused',
+        'this Idempotency-Key was already used with a different request body',
+      );
+    throw err;
+  }
+}
 
 /**
  * A provider call from inside a job: any failure becomes the right job outcome

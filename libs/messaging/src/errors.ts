@@ -6,7 +6,8 @@ export class MessagingError extends Error {
       | 'HANDLER_MISSING'
       | 'HANDLER_DUPLICATE'
       | 'CONTRACT_VIOLATION'
-      | 'SECRET_IN_PAYLOAD',
+      | 'SECRET_IN_PAYLOAD'
+      | 'JOB_ID_REUSED',
     message: string,
   ) {
     super(message);

@@ -226,6 +226,7 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
         },
         { jobId: `evt-${env.data.payment_id}`, correlationId: env.correlationId },
       );
+      return { provider_payment_id: `pp_${job.id}` };
     });
     reporting.consume('payment-events', async (env) => {
       seen.push(env.data.payment_id);
@@ -236,8 +237,13 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     await reporting.start();
 
     const payments = payment.producer('payments');
-    await payments.add(pay(1), { jobId: 'pay_1' });
-    await payments.add(pay(1), { jobId: 'pay_1' }); // duplicate business key: no second job
+    expect(await payments.add(pay(1), { jobId: 'pay_1' })).toEqual({ id: 'pay_1', created: true });
+    // the same business key and payload again: no second job
+    expect(await payments.add(pay(1), { jobId: 'pay_1' })).toEqual({ id: 'pay_1', created: false });
+    // the same key with another payload: refused, and the stored job is untouched
+    await expect(payments.add(pay(9), { jobId: 'pay_1' })).rejects.toMatchObject({
+      code: 'JOB_ID_REUSED',
+    });
     await payments.add(pay(2), { jobId: 'pay_2' });
     await payments.add(pay(3), { jobId: 'pay_3' });
     await payments.add(pay(4), { jobId: 'pay_4', delayMs: 200 });
@@ -249,6 +255,19 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     expect(attemptsMadeOnRun.get('pay_2')).toEqual([0, 1]);
     expect(attemptsMadeOnRun.get('pay_3')).toEqual([0, 0]);
     expect(attemptsMadeOnRun.get('pay_4')).toEqual([0]);
+    // another replica of payment-service reads the same status from Redis
+    const replica = as('payment-service');
+    await waitFor('pay_1 finished', async () =>
+      (await replica.status('payments', 'pay_1'))?.state === 'succeeded' ? true : undefined,
+    );
+    expect(await replica.status('payments', 'pay_1')).toEqual({
+      state: 'succeeded',
+      result: { provider_payment_id: 'pp_pay_1' },
+    });
+    expect(await replica.status('payments', 'pay_unknown')).toBeUndefined();
+    await expect(replica.status('refunds', 'ref_1')).rejects.toMatchObject({
+      code: 'QUEUE_NOT_GRANTED',
+    });
     expect(await aclLog()).toEqual([]);
   });
 
@@ -265,6 +284,7 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
       (await payment.counts('payments')).failed >= 1 ? true : undefined,
     );
     expect(calls).toBe(1);
+    expect(await payment.status('payments', 'pay_9')).toEqual({ state: 'failed' });
     expect(await aclLog()).toEqual([]);
   });
 
@@ -499,7 +519,10 @@ describe('denials', () => {
     });
     const admin = redis.admin();
     const snapshot = async () => ({
-      keys: ((await admin.keys(`${prefix}:payments:*`)) as string[]).sort(),
+      // without the stalled checker's marker, which an earlier test's worker leaves to expire
+      keys: ((await admin.keys(`${prefix}:payments:*`)) as string[])
+        .filter((k) => !k.endsWith(':stalled-check'))
+        .sort(),
       lastId: await admin.get(`${prefix}:payments:id`),
       events: await admin.xlen(`${prefix}:payments:events`),
     });

@@ -34,7 +34,10 @@ export interface MessagingOptions {
 }
 
 export interface AddOptions {
-  /** Business key: adding the same id twice is a no-op while the job exists. */
+  /**
+   * Business key: adding the same payload under the same id again is a no-op while the job
+   * exists; another payload under it is refused (`JOB_ID_REUSED`), never silently dropped.
+   */
   jobId: string;
   correlationId?: string;
   delayMs?: number;
@@ -46,13 +49,34 @@ export interface ConsumeOptions {
   limiter?: { max: number; durationMs: number };
 }
 
+/** What a handler may return: kept with the finished job, read back through `status`. */
+export type JobResult = Record<string, string | number | boolean>;
+
 export type JobHandler<Q extends QueueName> = (
   envelope: Envelope<Q>,
   job: { id: string; attemptsMade: number; attemptsStarted: number },
-) => Promise<void>;
+) => Promise<JobResult | void>;
+
+/** Where a job stands, as the service's own API tells its callers; the same on every replica. */
+export interface JobStatus {
+  state: 'queued' | 'succeeded' | 'failed';
+  result?: JobResult;
+}
+
+/** JSON with sorted keys: two payloads are the same whatever order their fields came in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
 
 export interface Producer<Q extends QueueName> {
-  add(data: JobData<Q>, options: AddOptions): Promise<string>;
+  /** `created` is false when the job already existed (a retried request): it was not re-added. */
+  add(data: JobData<Q>, options: AddOptions): Promise<{ id: string; created: boolean }>;
 }
 
 /** Job lifecycle events of one queue, read from its `<prefix>:<queue>:events` stream. */
@@ -121,7 +145,17 @@ export class Messaging {
           jobId: opts.jobId,
           delay: opts.delayMs,
         });
-        return added.id ?? opts.jobId;
+        const id = added.id ?? opts.jobId;
+        // BullMQ keeps the first job under an id and ignores later adds: read back what is
+        // stored, so that a reused business key with another payload is an error, on any replica
+        const stored = (await q.getJob(id))?.data as Envelope<Q> | undefined;
+        const created = !stored || stored.id === envelope.id;
+        if (!created && canonical(stored.data) !== canonical(envelope.data))
+          throw new MessagingError(
+            'JOB_ID_REUSED',
+            `${queue} job ${id} already exists with a different payload`,
+          );
+        return { id, created };
       },
     };
   }
@@ -202,7 +236,7 @@ export class Messaging {
           throw new UnrecoverableError(`job ${job.id} does not match the ${queue} contract`);
         }
         try {
-          await handler(parsed.data as Envelope<QueueName>, {
+          return await handler(parsed.data as Envelope<QueueName>, {
             id: String(job.id),
             attemptsMade: job.attemptsMade,
             attemptsStarted: job.attemptsStarted,
@@ -232,6 +266,28 @@ export class Messaging {
     );
     worker.on('error', (err) => this.options.onError?.(err, `worker:${queue}`));
     return worker;
+  }
+
+  /**
+   * A job's status, read from Redis (so every replica of the service answers the same):
+   * waiting, active, delayed or retrying is `queued`; `result` is what the handler returned.
+   * Undefined for an unknown id, or once the finished job has been removed (an hour, or the
+   * newest 10,000, for completed jobs).
+   */
+  async status(queue: QueueName, jobId: string): Promise<JobStatus | undefined> {
+    if (!queuesOf(this.service).includes(queue)) {
+      throw new MessagingError(
+        'QUEUE_NOT_GRANTED',
+        `${this.service} may not read queue "${queue}": the access matrix does not grant it`,
+      );
+    }
+    const job = await this.queue(queue).getJob(jobId);
+    if (!job) return undefined;
+    const state = await job.getState();
+    if (state === 'unknown') return undefined;
+    if (state === 'completed')
+      return { state: 'succeeded', result: (job.returnvalue as JobResult | null) ?? undefined };
+    return { state: state === 'failed' ? 'failed' : 'queued' };
   }
 
   /**
