@@ -1,4 +1,5 @@
 import { secretDataPathOf } from '@lpi/access-matrix';
+import { Queue } from 'bullmq';
 import { waitFor } from '@lpi/testing';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -153,17 +154,39 @@ describe('fault drills on a running stack', () => {
 describe('the authorization server down for longer than a token lifetime', () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ rateLimitPerMinute: 6000, queueLockMs: 2000, tokenTtlSeconds: 3 });
+    s = await startStack({
+      rateLimitPerMinute: 6000,
+      queueLockMs: 2000,
+      tokenTtlSeconds: 3,
+      // short waits between retries, so the outage outlasts many of them within the test
+      serviceEnv: { JOB_BACKOFF_MS: '100', JOB_BACKOFF_CAP_MS: '400' },
+    });
   });
   afterAll(async () => {
     await s?.stop();
   });
 
-  it('delays work without failing it for good, and resumes by itself', async () => {
+  it('delays work without failing it for good, however many retries it takes, and resumes by itself', async () => {
     await s.sandbox.admin.setFault({ token_endpoint: 'down' });
     await new Promise((r) => setTimeout(r, 4000)); // every token has expired
     const ids = await pay(s, ['as-down-1', 'as-down-2']);
-    await new Promise((r) => setTimeout(r, 2000));
+    // keep it down until each job has failed more often than a fixed budget of 8 attempts
+    const payments = new Queue('payments', {
+      connection: { host: s.redis.host, port: s.redis.port, ...s.redisAdmin },
+    });
+    try {
+      await waitFor(
+        'every job to have failed more than 8 times',
+        async () => {
+          const jobs = await Promise.all(ids.map((id) => payments.getJob(id)));
+          return jobs.every((j) => (j?.attemptsMade ?? 0) > 8) ? true : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 500 },
+      );
+      expect((await payments.getJobCounts('failed')).failed).toBe(0);
+    } finally {
+      await payments.close();
+    }
     expect((await s.sandbox.admin.ledger()).payments).toHaveLength(0); // delayed, not charged
     await s.sandbox.admin.setFault({ token_endpoint: 'up' });
     await expectChargedOnce(s, ids);

@@ -22,6 +22,9 @@ describe('runtime config', () => {
     expect(readRuntimeConfig('payment-service', env)).toMatchObject({
       QUEUE_CONCURRENCY: 8,
       QUEUE_LOCK_MS: 30_000,
+      JOB_BACKOFF_MS: 1000,
+      JOB_BACKOFF_CAP_MS: 60_000,
+      JOB_RETRY_FOR_MS: 86_400_000,
       PROVIDER_RATE_LIMIT_PER_MINUTE: 50,
       PROVIDER_TOKEN_MODE: 'managed',
     });

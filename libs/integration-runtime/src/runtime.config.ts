@@ -26,6 +26,14 @@ export function readRuntimeConfig(
       /** Jobs a worker runs at once (provider calls in flight); the rate limit still applies. */
       QUEUE_CONCURRENCY: setting.positiveInt(8),
       /**
+       * Retries of a failing job: exponential from JOB_BACKOFF_MS, capped at
+       * JOB_BACKOFF_CAP_MS, for JOB_RETRY_FOR_MS. An outage shorter than that delays work
+       * and loses none; provider 4xx still fail at once.
+       */
+      JOB_BACKOFF_MS: setting.positiveInt(1000),
+      JOB_BACKOFF_CAP_MS: setting.positiveInt(60_000),
+      JOB_RETRY_FOR_MS: setting.positiveInt(24 * 3600_000),
+      /**
        * `fixed` is the benchmark baseline only: the first token is sent as a fixed header and
        * never refreshed before it fails. Refused when NODE_ENV=production.
        */

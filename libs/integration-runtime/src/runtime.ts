@@ -71,6 +71,9 @@ export async function startIntegrationService(
       port: config.REDIS_PORT,
       password: secrets.current().data.redis_password,
     },
+    backoffMs: config.JOB_BACKOFF_MS,
+    backoffCapMs: config.JOB_BACKOFF_CAP_MS,
+    retryForMs: config.JOB_RETRY_FOR_MS,
     lockDurationMs: config.QUEUE_LOCK_MS,
     stalledIntervalMs: Math.max(500, Math.floor(config.QUEUE_LOCK_MS / 2)),
     onError: (err, context) =>

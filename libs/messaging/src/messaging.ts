@@ -24,9 +24,16 @@ export interface MessagingOptions {
   redis: RedisConnection;
   /** Key prefix (default `bull`); tests use a unique one. Must match the ACL's patterns. */
   prefix?: string;
-  /** Retry policy for jobs this service produces. */
+  /**
+   * Retry policy for jobs this service produces: exponential backoff from `backoffMs`
+   * (default 1 s) capped at `backoffCapMs` (default 60 s), with jitter, for as long as
+   * `retryForMs` (default 24 h) lasts. An outage of the provider or its authorization server
+   * shorter than that delays the work; it does not fail it. `attempts` overrides the count.
+   */
   attempts?: number;
   backoffMs?: number;
+  backoffCapMs?: number;
+  retryForMs?: number;
   /** Worker lock and stalled-check timing (ms); short values only in tests. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -61,6 +68,24 @@ export type JobHandler<Q extends QueueName> = (
 export interface JobStatus {
   state: 'queued' | 'succeeded' | 'failed';
   result?: JobResult;
+}
+
+const CAPPED_BACKOFF = 'capped-exponential';
+
+/**
+ * Exponential backoff from `baseMs`, capped at `capMs`, with 50 % jitter; `attempts` is as
+ * many as it takes for the waits (at their shortest) to cover `retryForMs`.
+ */
+export function cappedBackoff(baseMs: number, capMs: number, retryForMs: number) {
+  const ceiling = (attemptsMade: number) =>
+    Math.min(capMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  let attempts = 1;
+  for (let waited = 0; waited < retryForMs; attempts += 1) waited += ceiling(attempts) / 2;
+  return {
+    baseMs,
+    attempts,
+    delay: (attemptsMade: number) => Math.round(ceiling(attemptsMade) * (0.5 + Math.random() / 2)),
+  };
 }
 
 /** JSON with sorted keys: two payloads are the same whatever order their fields came in. */
@@ -107,6 +132,14 @@ export class Messaging {
 
   get service(): ServiceName {
     return this.options.service;
+  }
+
+  private retryPolicy() {
+    return cappedBackoff(
+      this.options.backoffMs ?? 1000,
+      this.options.backoffCapMs ?? 60_000,
+      this.options.retryForMs ?? 24 * 3600_000,
+    );
   }
 
   private connectionOptions(forWorker: boolean): RedisOptions {
@@ -257,6 +290,9 @@ export class Messaging {
         limiter: options.limiter
           ? { max: options.limiter.max, duration: options.limiter.durationMs }
           : undefined,
+        settings: {
+          backoffStrategy: (attemptsMade: number) => this.retryPolicy().delay(attemptsMade),
+        },
         lockDuration: this.options.lockDurationMs ?? 30_000,
         stalledInterval: this.options.stalledIntervalMs ?? 30_000,
         maxStalledCount: 3,
@@ -344,8 +380,8 @@ export class Messaging {
         connection: this.connection(false),
         prefix: this.options.prefix,
         defaultJobOptions: {
-          attempts: this.options.attempts ?? 8,
-          backoff: { type: 'exponential', delay: this.options.backoffMs ?? 1000, jitter: 0.5 },
+          attempts: this.options.attempts ?? this.retryPolicy().attempts,
+          backoff: { type: CAPPED_BACKOFF, delay: this.retryPolicy().baseMs },
           removeOnComplete: { age: 3600, count: 10_000 },
           removeOnFail: { age: 7 * 24 * 3600 },
         },
