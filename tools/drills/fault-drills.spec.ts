@@ -95,6 +95,20 @@ describe('fault drills on a running stack', () => {
       s,
       Array.from({ length: 12 }, (_, i) => `redis-${i + 1}`),
     );
+    // while Redis is down a new request is refused as retryable: 503, nothing accepted
+    await s.redis.kill();
+    const refused = await fetch(`${s.services['payment-service'].url}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'redis-down' },
+      body: JSON.stringify({ amount: 1000, currency: 'EUR' }),
+    });
+    expect({
+      status: refused.status,
+      retryAfter: refused.headers.get('retry-after'),
+      code: ((await refused.json()) as { error: { code: string } }).error.code,
+    }).toEqual({ status: 503, retryAfter: '1', code: 'queue_unavailable' });
+    const unread = await fetch(`${s.services['payment-service'].url}/payments/${ids[0]}`);
+    expect(unread.status).toBe(503);
     await s.redis.restart();
     // every job is still in Redis after the restart (the AOF replay dropped none)
     const admin = s.redis.admin();

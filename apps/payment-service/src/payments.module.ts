@@ -16,6 +16,7 @@ import {
   businessIdFor,
   callProviderForJob,
   enqueueRequest,
+  requestStatus,
   providerLimiter,
   requireIdempotencyKey,
 } from '@lpi/integration-runtime';
@@ -77,7 +78,7 @@ class PaymentsService implements OnModuleInit {
 
   /** The payment's status from its job in Redis: the same answer on every replica. */
   async find(payment_id: string) {
-    const s = await this.runtime.messaging.status('payments', payment_id);
+    const s = await requestStatus(this.runtime.messaging, 'payments', payment_id);
     if (!s) return undefined;
     return { payment_id, status: s.state, provider_payment_id: s.result?.provider_payment_id };
   }

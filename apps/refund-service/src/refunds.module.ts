@@ -16,6 +16,7 @@ import {
   businessIdFor,
   callProviderForJob,
   enqueueRequest,
+  requestStatus,
   providerLimiter,
   requireIdempotencyKey,
 } from '@lpi/integration-runtime';
@@ -81,7 +82,7 @@ class RefundsService implements OnModuleInit {
 
   /** The refund's status from its job in Redis: the same answer on every replica. */
   async find(refund_id: string) {
-    const s = await this.runtime.messaging.status('refunds', refund_id);
+    const s = await requestStatus(this.runtime.messaging, 'refunds', refund_id);
     if (!s) return undefined;
     return { refund_id, status: s.state, provider_refund_id: s.result?.provider_refund_id };
   }

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { QueueName } from '@lpi/access-matrix';
 import type { ProviderClient, ProviderRequest } from '@lpi/auth';
-import { MessagingError, type JobData, type Producer } from '@lpi/messaging';
+import {
+  MessagingError,
+  type JobData,
+  type JobStatus,
+  type Messaging,
+  type Producer,
+} from '@lpi/messaging';
 import { AppError, badRequest } from '@lpi/service-bootstrap';
 import { toJobError } from './provider-outcome';
 
@@ -37,9 +43,30 @@ export async function enqueueRequest<Q extends QueueName>(
         'idempotency_key_reused',
         'this Idempotency-Key was already used with a different request body',
       );
-    throw err;
+    if (err instanceof MessagingError) throw err;
+    // Redis unreachable (producers fail fast): nothing was accepted, and a retry is safe
+    throw queueUnavailable(
+      'the request could not be queued; retry it with the same Idempotency-Key',
+    );
   }
 }
+
+/** A request's status from its job (see `Messaging.status`); 503 while Redis is unreachable. */
+export async function requestStatus(
+  messaging: Messaging,
+  queue: QueueName,
+  jobId: string,
+): Promise<JobStatus | undefined> {
+  try {
+    return await messaging.status(queue, jobId);
+  } catch (err) {
+    if (err instanceof MessagingError) throw err;
+    throw queueUnavailable('the status cannot be read right now; retry shortly');
+  }
+}
+
+const queueUnavailable = (message: string) =>
+  new AppError(503, 'api_error', 'queue_unavailable', message, { 'Retry-After': '1' });
 
 /**
  * A provider call from inside a job: any failure becomes the right job outcome
