@@ -1,5 +1,6 @@
 import { secretDataPathOf } from '@lpi/access-matrix';
 import { Queue } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
 import { waitFor } from '@lpi/testing';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -60,6 +61,32 @@ async function expectChargedOnce(s: Stack, ids: string[], timeoutMs = 90_000) {
   );
 }
 
+/** A webhook signed with webhook-service's real secret, as the provider sends it; call to send. */
+async function signedWebhook(s: Stack, id: string) {
+  const kv = (await (
+    await fetch(`${s.vault.addr}/v1/${secretDataPathOf('webhook-service')}`, {
+      headers: { 'x-vault-token': s.vault.rootToken },
+    })
+  ).json()) as { data: { data: { webhook_secret: string } } };
+  const body = JSON.stringify({
+    type: 'payment.succeeded',
+    data: { id: 'pp_drill', amount: 1000, currency: 'EUR' },
+  });
+  const at = new Date();
+  const signature = new Webhook(kv.data.data.webhook_secret).sign(id, at, body);
+  return () =>
+    fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': signature,
+      },
+      body,
+    });
+}
+
 describe('fault drills on a running stack', () => {
   let s: Stack;
   beforeAll(async () => {
@@ -109,7 +136,15 @@ describe('fault drills on a running stack', () => {
     }).toEqual({ status: 503, retryAfter: '1', code: 'queue_unavailable' });
     const unread = await fetch(`${s.services['payment-service'].url}/payments/${ids[0]}`);
     expect(unread.status).toBe(503);
+    // a provider webhook arriving now is refused as retryable, and taken when it comes again
+    const webhook = await signedWebhook(s, 'msg_redis_down');
+    expect((await webhook()).status).toBe(503);
     await s.redis.restart();
+    // as the provider does: retry until taken (the service reconnects to Redis on its own)
+    await waitFor('the webhook to be taken', async () =>
+      (await webhook()).status < 300 ? true : undefined,
+    );
+    expect(await s.redis.admin().exists('bull:provider-events:wh-msg_redis_down')).toBe(1);
     // every job is still in Redis after the restart (the AOF replay dropped none)
     const admin = s.redis.admin();
     const present = await admin.exists(...ids.map((id) => `bull:payments:${id}`));

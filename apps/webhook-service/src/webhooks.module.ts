@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import type { Request } from 'express';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { ServiceRuntime } from '@lpi/integration-runtime';
+import { ServiceRuntime, enqueueRequest } from '@lpi/integration-runtime';
 import { AppError } from '@lpi/service-bootstrap';
 
 const REPLAY_WINDOW_MS = 10 * 60 * 1000; // > the 5 min timestamp tolerance
@@ -92,8 +92,10 @@ class WebhooksService implements OnApplicationBootstrap {
       this.logger.warn(`webhook ${headers['webhook-id']} replayed: ignored`);
       return; // 2xx: the provider must stop retrying, but nothing is enqueued twice
     }
-    this.seen.set(headers['webhook-id'], Date.now());
-    await this.runtime.messaging.producer('provider-events').add(
+    // the job id dedupes across replicas; an id counts as seen only once its event is queued,
+    // so a delivery that failed (Redis down: 503) is taken again when the provider retries
+    await enqueueRequest(
+      this.runtime.messaging.producer('provider-events'),
       {
         webhook_id: headers['webhook-id'],
         event_type: String(event.type),
@@ -101,8 +103,10 @@ class WebhooksService implements OnApplicationBootstrap {
         amount: event.data?.amount,
         currency: event.data?.currency,
       },
-      { jobId: `wh-${headers['webhook-id']}` },
+      `wh-${headers['webhook-id']}`,
+      'webhook-id',
     );
+    this.seen.set(headers['webhook-id'], Date.now());
   }
 
   private expire(): void {

@@ -32,6 +32,7 @@ export async function enqueueRequest<Q extends QueueName>(
   producer: Producer<Q>,
   data: JobData<Q>,
   jobId: string,
+  key = 'Idempotency-Key',
 ): Promise<{ created: boolean }> {
   try {
     return await producer.add(data, { jobId });
@@ -41,13 +42,11 @@ export async function enqueueRequest<Q extends QueueName>(
         409,
         'conflict_error',
         'idempotency_key_reused',
-        'this Idempotency-Key was already used with a different request body',
+        `this ${key} was already used with a different request body`,
       );
     if (err instanceof MessagingError) throw err;
     // Redis unreachable (producers fail fast): nothing was accepted, and a retry is safe
-    throw queueUnavailable(
-      'the request could not be queued; retry it with the same Idempotency-Key',
-    );
+    throw queueUnavailable(`the request could not be queued; retry it with the same ${key}`);
   }
 }
 
