@@ -24,10 +24,16 @@ describe('runtime config', () => {
       QUEUE_LOCK_MS: 30_000,
       JOB_BACKOFF_MS: 1000,
       JOB_BACKOFF_CAP_MS: 60_000,
-      JOB_RETRY_FOR_MS: 86_400_000,
+      JOB_RETRY_FOR_MS: 43_200_000,
       PROVIDER_RATE_LIMIT_PER_MINUTE: 50,
       PROVIDER_TOKEN_MODE: 'managed',
     });
+  });
+
+  it('refuses a retry window that outlives the provider idempotency keys', () => {
+    expect(() =>
+      readRuntimeConfig('payment-service', { ...env, JOB_RETRY_FOR_MS: String(24 * 3600_000) }),
+    ).toThrow(/JOB_RETRY_FOR_MS must be at most .* charge twice/);
   });
 
   it('names a bad setting', () => {

@@ -32,7 +32,7 @@ export function readRuntimeConfig(
        */
       JOB_BACKOFF_MS: setting.positiveInt(1000),
       JOB_BACKOFF_CAP_MS: setting.positiveInt(60_000),
-      JOB_RETRY_FOR_MS: setting.positiveInt(24 * 3600_000),
+      JOB_RETRY_FOR_MS: setting.positiveInt(12 * 3600_000),
       /**
        * `fixed` is the benchmark baseline only: the first token is sent as a fixed header and
        * never refreshed before it fails. Refused when NODE_ENV=production.
@@ -45,6 +45,13 @@ export function readRuntimeConfig(
   if (c.PROVIDER_TOKEN_MODE === 'fixed' && c.NODE_ENV === 'production') {
     throw new Error(
       `${service}: PROVIDER_TOKEN_MODE=fixed is a benchmark baseline and is refused with NODE_ENV=production`,
+    );
+  }
+  // a job retried after the provider forgot its idempotency key (24 h at Stripe and in the
+  // sandbox) would charge a second time: the retry window must end well before that
+  if (c.JOB_RETRY_FOR_MS > 20 * 3600_000) {
+    throw new Error(
+      `${service}: JOB_RETRY_FOR_MS must be at most 72000000 (20 h): the provider keeps idempotency keys for 24 h, and a retry after that could charge twice`,
     );
   }
   let providerCa: string;

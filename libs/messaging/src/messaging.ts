@@ -27,7 +27,7 @@ export interface MessagingOptions {
   /**
    * Retry policy for jobs this service produces: exponential backoff from `backoffMs`
    * (default 1 s) capped at `backoffCapMs` (default 60 s), with jitter, for as long as
-   * `retryForMs` (default 24 h) lasts. An outage of the provider or its authorization server
+   * `retryForMs` (default 12 h, well inside the 24 h a provider keeps idempotency keys) lasts. An outage of the provider or its authorization server
    * shorter than that delays the work; it does not fail it. `attempts` overrides the count.
    */
   attempts?: number;
@@ -138,7 +138,7 @@ export class Messaging {
     return cappedBackoff(
       this.options.backoffMs ?? 1000,
       this.options.backoffCapMs ?? 60_000,
-      this.options.retryForMs ?? 24 * 3600_000,
+      this.options.retryForMs ?? 12 * 3600_000,
     );
   }
 
