@@ -3,6 +3,7 @@ import type { QueueName } from '@lpi/access-matrix';
 import type { ProviderClient, ProviderRequest } from '@lpi/auth';
 import {
   MessagingError,
+  isRedisUnavailable,
   type JobData,
   type JobStatus,
   type Messaging,
@@ -44,9 +45,10 @@ export async function enqueueRequest<Q extends QueueName>(
         'idempotency_key_reused',
         `this ${key} was already used with a different request body`,
       );
-    if (err instanceof MessagingError) throw err;
     // Redis unreachable (producers fail fast): nothing was accepted, and a retry is safe
-    throw queueUnavailable(`the request could not be queued; retry it with the same ${key}`);
+    if (isRedisUnavailable(err))
+      throw queueUnavailable(`the request could not be queued; retry it with the same ${key}`);
+    throw err;
   }
 }
 
@@ -59,8 +61,9 @@ export async function requestStatus(
   try {
     return await messaging.status(queue, jobId);
   } catch (err) {
-    if (err instanceof MessagingError) throw err;
-    throw queueUnavailable('the status cannot be read right now; retry shortly');
+    if (isRedisUnavailable(err))
+      throw queueUnavailable('the status cannot be read right now; retry shortly');
+    throw err;
   }
 }
 

@@ -38,3 +38,17 @@ export class RescheduleJobError extends Error {
     this.name = 'RescheduleJobError';
   }
 }
+
+/**
+ * Whether an error means Redis cannot be reached right now (producers fail fast rather than
+ * queue commands offline): the caller may answer "retry later" instead of "internal error".
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(
+      `${err.message} ${(err as { code?: string }).code ?? ''}`,
+    )
+  );
+}

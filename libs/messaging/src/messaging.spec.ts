@@ -21,6 +21,7 @@ import {
   RescheduleJobError,
   createMessaging,
   findSecretShape,
+  isRedisUnavailable,
   renderRedisAcl,
   type JobData,
   type Messaging,
@@ -421,6 +422,36 @@ describe('a Redis restart under the generated ACL (append-only file on)', () => 
       await producer.close().catch(() => undefined);
       await durable.stop();
     }
+  });
+});
+
+describe('isRedisUnavailable', () => {
+  it('recognises a producer failing fast once Redis is gone, and nothing else', async () => {
+    const doomed = await startRedisServer({
+      acl: renderRedisAcl({ passwords, admin, prefix }),
+      adminUser: admin,
+    });
+    const service = createMessaging({
+      service: 'payment-service',
+      redis: { host: '127.0.0.1', port: doomed.port, password: passwords['payment-service'] },
+      prefix,
+      onError: () => undefined,
+    });
+    try {
+      const payments = service.producer('payments');
+      await payments.add(pay(1), { jobId: 'pay_1' });
+      await doomed.kill('SIGKILL');
+      const addErr = await payments.add(pay(2), { jobId: 'pay_2' }).catch((e: unknown) => e);
+      const statusErr = await service.status('payments', 'pay_1').catch((e: unknown) => e);
+      expect(isRedisUnavailable(addErr)).toBe(true);
+      expect(isRedisUnavailable(statusErr)).toBe(true);
+    } finally {
+      await service.close().catch(() => undefined);
+      await doomed.stop();
+    }
+    expect(isRedisUnavailable(new TypeError('cannot read properties of undefined'))).toBe(false);
+    expect(isRedisUnavailable(new MessagingError('CONTRACT_VIOLATION', 'invalid'))).toBe(false);
+    expect(isRedisUnavailable('ECONNREFUSED')).toBe(false);
   });
 });
 

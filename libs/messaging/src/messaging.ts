@@ -27,8 +27,9 @@ export interface MessagingOptions {
   /**
    * Retry policy for jobs this service produces: exponential backoff from `backoffMs`
    * (default 1 s) capped at `backoffCapMs` (default 60 s), with jitter, for as long as
-   * `retryForMs` (default 12 h, well inside the 24 h a provider keeps idempotency keys) lasts. An outage of the provider or its authorization server
-   * shorter than that delays the work; it does not fail it. `attempts` overrides the count.
+   * `retryForMs` lasts (default 12 h, well inside the 24 h a provider keeps idempotency
+   * keys). An outage of the provider or its authorization server shorter than that delays
+   * the work; it does not fail it. `attempts` overrides the count.
    */
   attempts?: number;
   backoffMs?: number;
@@ -128,18 +129,18 @@ export class Messaging {
   private readonly connections: Redis[] = [];
   private started = false;
 
-  constructor(private readonly options: MessagingOptions) {}
+  private readonly retry: ReturnType<typeof cappedBackoff>;
+
+  constructor(private readonly options: MessagingOptions) {
+    this.retry = cappedBackoff(
+      options.backoffMs ?? 1000,
+      options.backoffCapMs ?? 60_000,
+      options.retryForMs ?? 12 * 3600_000,
+    );
+  }
 
   get service(): ServiceName {
     return this.options.service;
-  }
-
-  private retryPolicy() {
-    return cappedBackoff(
-      this.options.backoffMs ?? 1000,
-      this.options.backoffCapMs ?? 60_000,
-      this.options.retryForMs ?? 12 * 3600_000,
-    );
   }
 
   private connectionOptions(forWorker: boolean): RedisOptions {
@@ -291,7 +292,7 @@ export class Messaging {
           ? { max: options.limiter.max, duration: options.limiter.durationMs }
           : undefined,
         settings: {
-          backoffStrategy: (attemptsMade: number) => this.retryPolicy().delay(attemptsMade),
+          backoffStrategy: (attemptsMade: number) => this.retry.delay(attemptsMade),
         },
         lockDuration: this.options.lockDurationMs ?? 30_000,
         stalledInterval: this.options.stalledIntervalMs ?? 30_000,
@@ -380,8 +381,8 @@ export class Messaging {
         connection: this.connection(false),
         prefix: this.options.prefix,
         defaultJobOptions: {
-          attempts: this.options.attempts ?? this.retryPolicy().attempts,
-          backoff: { type: CAPPED_BACKOFF, delay: this.retryPolicy().baseMs },
+          attempts: this.options.attempts ?? this.retry.attempts,
+          backoff: { type: CAPPED_BACKOFF, delay: this.retry.baseMs },
           removeOnComplete: { age: 3600, count: 10_000 },
           removeOnFail: { age: 7 * 24 * 3600 },
         },
