@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import {
   badRequest,
   denied,
@@ -144,12 +145,17 @@ export class VaultDev {
     });
   }
 
-  listen(port: number, host = '127.0.0.1'): Promise<Server> {
-    const server = createServer((req, res) => void this.handle(req, res));
+  /** Serves HTTP, or HTTPS with `tls` (PEM certificate chain and key), like a Vault listener. */
+  listen(port: number, host = '127.0.0.1', tls?: { cert: string; key: string }): Promise<Server> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createServer(handler);
     return new Promise((resolve) =>
       server.listen(port, host, () => {
         const bound = (server.address() as { port: number }).port;
-        this.apiAddr ||= `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+        const scheme = tls ? 'https' : 'http';
+        this.apiAddr ||= `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
         resolve(server);
       }),
     );
