@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
@@ -615,6 +615,53 @@ describe('a Redis restart under the generated ACL (append-only file on)', () => 
       await producer.close().catch(() => undefined);
       await durable.stop();
     }
+  });
+});
+
+describe('what the connections send at connect (issue 22: Redis 7.2+)', () => {
+  it('sends no CLIENT SETINFO, which Redis 7.2+ would refuse under the ACL and 7.0 does not know', async () => {
+    // a TCP relay in front of Redis records every byte the clients send, whatever the version
+    const sent: Buffer[] = [];
+    const relay = createServer((client) => {
+      const upstream = connect(redis.port, '127.0.0.1');
+      client.on('data', (d) => sent.push(d));
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const m = createMessaging({
+      service: 'payment-service',
+      redis: {
+        host: '127.0.0.1',
+        port: (relay.address() as AddressInfo).port,
+        password: passwords['payment-service'],
+      },
+      prefix,
+    });
+    try {
+      m.consume('payments', async () => undefined);
+      await m.start();
+      (await m.events('payments')).on('completed', () => undefined);
+      await m.producer('payments').add(pay(21), { jobId: 'pay_21' });
+      await m.status('payments', 'pay_21');
+    } finally {
+      await m.close();
+      relay.close();
+    }
+    // booleans only: the capture holds AUTH with the password, never printed on a failure
+    const wire = Buffer.concat(sent).toString('latin1').toUpperCase();
+    const seen = (s: string) => wire.includes(s);
+    // the capture works: it saw each connection name itself and a script run
+    expect({ setname: seen('SETNAME'), evalsha: seen('EVALSHA') }).toEqual({
+      setname: true,
+      evalsha: true,
+    });
+    expect({
+      setinfo: seen('SETINFO'),
+      eval: seen('\r\nEVAL\r\n'),
+      script: seen('\r\nSCRIPT\r\n'),
+    }).toEqual({ setinfo: false, eval: false, script: false });
   });
 });
 
