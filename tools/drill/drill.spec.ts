@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { runDrill, type DrillResult } from './drill';
 
 jest.setTimeout(300_000);
@@ -62,6 +63,22 @@ describe('breach drill', () => {
     );
     expect(stolen.length).toBeGreaterThanOrEqual(3);
     expect(stolen.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
+  });
+
+  it("a sibling's looted secret or key never gets a token over another service's certificate (fixed for payments:write)", () => {
+    const sibling = result.rows.filter(
+      (r) =>
+        r.layer === 'mtls' &&
+        /over own certificate|over \S+'s certificate \(token/.test(r.capability),
+    );
+    // every ordered pair of services, both directions
+    expect(sibling.length).toBe(SERVICE_NAMES.length * (SERVICE_NAMES.length - 1) * 2);
+    expect(sibling.every((r) => r.expected === 'deny' && r.ok)).toBe(true);
+    const money = sibling.filter((r) => r.fixed);
+    expect(money.map((r) => r.capability).join('\n')).toMatch(
+      /payment-service's client secret over own certificate \(token with payments:write/,
+    );
+    expect(money.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
   });
 
   it('the incident drill locks the attacker out while the real service keeps working', () => {

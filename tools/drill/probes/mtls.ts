@@ -4,7 +4,7 @@ import { SERVICE_NAMES, grantOf, hasScope, type ServiceName } from '@lpi/access-
 import { API_OPS, apiCall, tokenRequest, type ApiOp } from '../clients';
 import { certOf, type Loot } from '../loot';
 import { httpOutcome, tokenOutcome } from '../rows';
-import type { Probe } from './context';
+import type { Probe, ProbeContext } from './context';
 
 /**
  * An operation the grant allows where there is one (the API checks the binding before the
@@ -24,7 +24,41 @@ export async function grantToken(ctx: { stack: Parameters<typeof tokenRequest>[0
     .access_token;
 }
 
+const credentialOf = (l: Loot) =>
+  l.secret.client_assertion_key ? 'assertion key' : 'client secret';
+
+/**
+ * RFC 8705 binds a token to a certificate of the client that authenticated, never a
+ * sibling's: another service's looted credential over the attacker's own (CA-issued,
+ * registered) certificate, and the attacker's own credential over a sibling's certificate.
+ */
+async function siblingCertificates(ctx: ProbeContext, service: ServiceName): Promise<void> {
+  const { stack: s, loot, rows } = ctx;
+  const row = rows.for(service, 'mtls');
+  const me = loot[service];
+  for (const sibling of SERVICE_NAMES.filter((x) => x !== service)) {
+    const them = loot[sibling];
+    const theirScopes = grantOf(sibling).oauth.scopes.join(' ');
+    const theirs = await tokenRequest(s, them.secret, theirScopes, certOf(me));
+    row(
+      `${sibling}'s ${credentialOf(them)} over own certificate (token with ${theirScopes})`,
+      'deny',
+      tokenOutcome(theirs),
+      hasScope(sibling, 'payments:write'),
+    );
+    const myScopes = grantOf(service).oauth.scopes.join(' ');
+    const mine = await tokenRequest(s, me.secret, myScopes, certOf(them));
+    row(
+      `own ${credentialOf(me)} over ${sibling}'s certificate (token with ${myScopes})`,
+      'deny',
+      tokenOutcome(mine),
+      hasScope(service, 'payments:write'),
+    );
+  }
+}
+
 export const mtlsProbe: Probe = async (ctx, service) => {
+  await siblingCertificates(ctx, service);
   const { stack: s, loot, rows } = ctx;
   const l = loot[service];
   const row = rows.for(service, 'mtls');
