@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
-import Redis, { type RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
+import { type RedisOptions } from 'ioredis';
 import { type QueueName, type ServiceName, grantOf, queuesOf } from '@lpi/access-matrix';
 import {
   CONTRACTS,
@@ -10,6 +11,7 @@ import {
   findSecretShape,
 } from './contracts';
 import { MessagingError, PermanentJobError, RescheduleJobError } from './errors';
+import { EvalshaOnlyRedis } from './lua-scripts';
 
 export interface RedisConnection {
   host: string;
@@ -143,7 +145,7 @@ export class Messaging {
     return this.options.service;
   }
 
-  private connectionOptions(forWorker: boolean): RedisOptions {
+  private connectionOptions(forWorker: boolean): RedisOptions & { replyMapping?: 'legacy' } {
     const { host, port, username, password } = this.options.redis;
     return {
       host,
@@ -154,11 +156,15 @@ export class Messaging {
       maxRetriesPerRequest: forWorker ? null : 1,
       enableOfflineQueue: forWorker,
       connectionName: this.options.service,
+      // no CLIENT SETINFO at connect: Redis 7.2+ would refuse it under the ACL (NOPERM in
+      // ACL LOG), 7.0 does not know it (issue 22)
+      disableClientInfo: true,
     };
   }
 
   private connection(forWorker: boolean): Redis {
-    const conn = new Redis(this.connectionOptions(forWorker));
+    // scripts by EVALSHA only: the ACL users may not EVAL (ADR 0018)
+    const conn = new EvalshaOnlyRedis(this.connectionOptions(forWorker));
     conn.on('error', (err) => this.options.onError?.(err, 'redis'));
     this.connections.push(conn);
     return conn;
