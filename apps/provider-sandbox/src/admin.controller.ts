@@ -126,6 +126,13 @@ export class AdminController {
     this.state.log.info({ client_id: id }, 'previous client secret retired');
   }
 
+  @Post('clients/:id/revoke-tokens')
+  @HttpCode(204)
+  revokeTokens(@Param('id') id: string) {
+    this.state.registry.revokeClientTokens(id);
+    this.state.log.warn({ client_id: id }, 'every token issued to the client so far revoked');
+  }
+
   @Post('clients/:id/disable')
   @HttpCode(204)
   disable(@Param('id') id: string) {

@@ -13,6 +13,8 @@ interface RefreshRecord {
   scope: string;
   x5t?: string;
   expiresAt: number;
+  /** unix seconds, for the admin API's per-client revocation */
+  issuedAt: number;
 }
 
 const thumbprint = (cert: X509Certificate) =>
@@ -174,6 +176,10 @@ export function createAuthorizationServer(
         refreshTokens.delete(presented);
         throw new errors.InvalidGrant('refresh token has expired');
       }
+      if (registry.revokedSince(record.clientId, record.issuedAt)) {
+        refreshTokens.delete(presented);
+        throw new errors.InvalidGrant('refresh token was revoked');
+      }
       const registered: readonly string[] = registry.active(client.clientId)?.scopes ?? [];
       if (record.scope.split(' ').some((s) => s && !registered.includes(s))) {
         throw new errors.InvalidGrant(
@@ -279,6 +285,7 @@ export function createAuthorizationServer(
           scope: String(body.scope ?? ''),
           x5t: cert ? thumbprint(cert) : undefined,
           expiresAt: Date.now() + config.SANDBOX_REFRESH_TOKEN_TTL_SECONDS * 1000,
+          issuedAt: Math.floor(Date.now() / 1000),
         });
         registry.onIssued([value]);
         ctx.body = { ...body, refresh_token: value };

@@ -114,6 +114,21 @@ export class ClientRegistry {
     this.require(clientId).secrets.previous = undefined;
   }
 
+  // client_id -> unix seconds: tokens of the client issued at or before it are revoked
+  private readonly tokensRevokedAt = new Map<string, number>();
+
+  /** Incident hook: every access and refresh token issued to the client so far stops working. */
+  revokeClientTokens(clientId: string): void {
+    this.require(clientId);
+    this.tokensRevokedAt.set(clientId, Math.floor(Date.now() / 1000));
+  }
+
+  /** Whether a token of the client issued at `issuedAt` (unix seconds) was revoked since. */
+  revokedSince(clientId: string, issuedAt: number): boolean {
+    const at = this.tokensRevokedAt.get(clientId);
+    return at !== undefined && issuedAt <= at;
+  }
+
   disable(clientId: string): void {
     this.require(clientId).disabled = true;
   }

@@ -161,7 +161,11 @@ export class TokenGuard implements CanActivate {
 
     const client = this.state.registry.active(claims.client_id);
     if (!client) throw invalidToken('client is disabled');
-    if (this.state.registry.isRevoked(claims.jti)) throw invalidToken('token revoked');
+    if (
+      this.state.registry.isRevoked(claims.jti) ||
+      this.state.registry.revokedSince(claims.client_id, claims.iat ?? 0)
+    )
+      throw invalidToken('token revoked');
 
     const bound = claims.cnf?.['x5t#S256'];
     const socket = req.socket as TLSSocket;

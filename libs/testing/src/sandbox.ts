@@ -36,6 +36,8 @@ export interface SandboxAdmin {
   rotateSecret(clientId: string): Promise<string>;
   retirePreviousSecret(clientId: string): Promise<void>;
   disableClient(clientId: string): Promise<void>;
+  /** Every access and refresh token issued to the client so far stops working. */
+  revokeClientTokens(clientId: string): Promise<void>;
   ledger(): Promise<{ payments: Record<string, unknown>[]; refunds: Record<string, unknown>[] }>;
   setFault(fault: SandboxFault): Promise<void>;
   clearFaults(): Promise<void>;
@@ -145,6 +147,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       retirePreviousSecret: async (id) =>
         void (await admin('DELETE', `/clients/${id}/secrets/previous`)),
       disableClient: async (id) => void (await admin('POST', `/clients/${id}/disable`)),
+      revokeClientTokens: async (id) => void (await admin('POST', `/clients/${id}/revoke-tokens`)),
       ledger: async () =>
         (
           await admin<{ payments: Record<string, unknown>[]; refunds: Record<string, unknown>[] }>(
