@@ -7,6 +7,7 @@ import {
   duration,
   invalidToken,
   matchRoute,
+  noHandler,
   notFound,
   VaultError,
   type Backend,
@@ -15,7 +16,11 @@ import {
   type Reply,
   type Route,
 } from './backend';
+import { AppRoleBackend } from './backends/approle';
 import { IdentityBackend } from './backends/identity';
+import { LeasesBackend } from './backends/leases';
+import { sanitizePolicies, TokenBackend } from './backends/token';
+import { authBlock, TokenStore, type Token } from './token-store';
 import { IdentityStore, type AuthMount } from './backends/identity-store';
 import { Acl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type PathRule } from './policy';
 
@@ -23,26 +28,6 @@ import { Acl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type PathRule } fro
  * A Vault-API-compatible dev server for tests and the local demo: the endpoints this project
  * uses, Vault's envelope, status codes and error bodies, and Vault's ACL rules. NOT Vault.
  */
-interface Token {
-  id: string;
-  accessor: string;
-  policies: string[];
-  ttl: number;
-  maxTtl: number;
-  issuedAt: number;
-  expiresAt: number; // ms; 0 = never (root)
-  path: string;
-  meta: Record<string, string> | null;
-  /** the identity entity of the login that created it (root and its children have none) */
-  entityId?: string;
-  wrapped?: {
-    body: Record<string, unknown>;
-    creationPath: string;
-    ttl: number;
-    wrappedAccessor: string;
-  };
-}
-
 interface KvEntry {
   versions: {
     data: Record<string, unknown>;
@@ -54,20 +39,9 @@ interface KvEntry {
   updated_time: string;
 }
 
-interface Role {
-  role_id: string;
-  token_policies: string[];
-  token_ttl: number;
-  token_max_ttl: number;
-  secret_id_num_uses: number;
-  secret_id_ttl: number;
-  bind_secret_id: boolean;
-}
-
 /** Injected at the top level as well as under `data` (http/handler.go injectDataIntoTopRoutes). */
 const INJECTED = [/^sys\/mounts\/?$/, /^sys\/auth\/?$/, /^sys\/capabilities(-self|-accessor)?$/];
 const SUDO = [/^sys\/auth\/.+/];
-const SYSTEM_MAX_TTL = 32 * 24 * 3600;
 
 export interface VaultDevOptions {
   rootToken?: string;
@@ -82,7 +56,9 @@ const mountAccessor = (type: string) => `auth_${type}_${randomBytes(4).toString(
 
 export class VaultDev {
   readonly rootToken: string;
-  private readonly tokens = new Map<string, Token>();
+  private readonly tokens: TokenStore;
+  /** tokens on their last allowed use: revoked once the request is answered */
+  private readonly lastUses = new Set<string>();
   private readonly policies = new Map<string, string>([['default', DEFAULT_POLICY]]);
   private readonly mounts = new Map<string, { type: string; options: Record<string, string> }>([
     ['secret/', { type: 'kv', options: { version: '2' } }],
@@ -97,11 +73,6 @@ export class VaultDev {
   private readonly backends: Backend[];
   private apiAddr: string;
   private readonly kv = new Map<string, KvEntry>();
-  private readonly roles = new Map<string, Role>();
-  private readonly secretIds = new Map<
-    string,
-    { role: string; accessor: string; usesLeft: number; expiresAt: number }
-  >();
   private readonly k8sRoles = new Map<
     string,
     {
@@ -123,7 +94,17 @@ export class VaultDev {
     this.onIssued = options.onIssued ?? (() => undefined);
     this.apiAddr = options.apiAddr ?? '';
     this.identityStore = new IdentityStore(this.now);
+    this.tokens = new TokenStore(this.now, (v) => this.onIssued(v));
     this.backends = [
+      new TokenBackend(this.tokens, this.now),
+      new LeasesBackend(this.tokens, this.now),
+      new AppRoleBackend({
+        tokens: this.tokens,
+        identity: this.identityStore,
+        now: this.now,
+        onIssued: (v) => this.onIssued(v),
+        mount: () => (this.auths.has('approle/') ? this.authMount('approle/') : undefined),
+      }),
       new IdentityBackend({
         store: this.identityStore,
         now: this.now,
@@ -132,17 +113,19 @@ export class VaultDev {
       }),
     ];
     this.rootToken = options.rootToken ?? `hvs.${randomBytes(18).toString('base64url')}`;
-    this.tokens.set(this.rootToken, {
-      id: this.rootToken,
-      accessor: randomUUID(),
-      policies: ['root'],
-      ttl: 0,
-      maxTtl: 0,
-      issuedAt: this.now(),
-      expiresAt: 0,
-      path: 'auth/token/root',
-      meta: null,
-    });
+    this.tokens.create(
+      {
+        policies: ['root'],
+        ttl: 0,
+        maxTtl: 0,
+        path: 'auth/token/root',
+        displayName: 'root',
+        meta: null,
+        renewable: false,
+        numUses: 0,
+      },
+      this.rootToken,
+    );
   }
 
   /** Serves HTTP, or HTTPS with `tls` (PEM certificate chain and key), like a Vault listener. */
@@ -164,6 +147,7 @@ export class VaultDev {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', 'application/json');
+    let token: Token | undefined;
     try {
       const url = new URL(req.url ?? '/', 'http://vault');
       if (!url.pathname.startsWith('/v1/')) throw notFound();
@@ -175,6 +159,7 @@ export class VaultDev {
         method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true');
       if (isList && !path.endsWith('/')) path += '/';
       const backend = this.backends.find((b) => path.startsWith(b.mount));
+      if (backend?.enabled && !backend.enabled()) throw noHandler(path);
       const mounted = backend && matchRoute(backend, path);
       if (isList) op = 'list';
       else if (method === 'GET') op = 'read';
@@ -186,7 +171,7 @@ export class VaultDev {
       else throw new VaultError(405, ['unsupported operation']);
       for (const [k, v] of url.searchParams) if (k !== 'list') body[k] ??= v;
 
-      const token = this.authenticate(req, path, op, mounted?.route);
+      token = this.authenticate(req, path, op, mounted?.route);
       if (backend) {
         if (!mounted) throw new VaultError(404, ['unsupported path']);
         const handler = mounted.route.operations[op];
@@ -201,7 +186,10 @@ export class VaultDev {
         });
         if (reply && 'raw' in reply) {
           for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-          this.respond(res, reply.status ?? 200, reply.raw);
+          if (reply.raw === null) {
+            res.statusCode = reply.status ?? 204;
+            res.end();
+          } else this.respond(res, reply.status ?? 200, reply.raw);
           return;
         }
         this.finish(req, res, path, this.fromReply(reply, backend));
@@ -213,6 +201,8 @@ export class VaultDev {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
       // a soft-deleted KV version is a 404 that still carries the envelope, like Vault's
       this.respond(res, e.status, e.body ?? { errors: e.errors });
+    } finally {
+      if (token && this.lastUses.delete(token.id)) this.tokens.revoke(token.id);
     }
   }
 
@@ -223,6 +213,9 @@ export class VaultDev {
       policies: t.policies,
       entityId: t.entityId ?? '',
       root: t.policies.includes('root'),
+      can: (path, capability) =>
+        t.policies.includes('root') ||
+        (this.acl(t).capabilities(path) as string[]).includes(capability),
     };
   }
 
@@ -315,22 +308,23 @@ export class VaultDev {
     const id = Array.isArray(header) ? header[0] : header;
     if (route?.unauthenticated || this.unauthenticated(path))
       return id ? this.tokens.get(id) : undefined;
-    const token = id ? this.tokens.get(id) : undefined;
-    if (!token || (token.expiresAt && token.expiresAt <= this.now()) || token.wrapped) {
-      if (token && token.expiresAt && token.expiresAt <= this.now()) this.tokens.delete(token.id);
-      throw invalidToken();
-    }
-    if (token.policies.includes('root')) return token;
+    // a revoked, expired or unknown token: 403 permission denied + invalid token, everywhere
+    const token = this.tokens.get(id);
+    if (!token || token.wrapped) throw invalidToken();
+    if (token.policies.includes('root')) return this.use(token);
     const aclOp =
       op === 'create' && !route?.exists && !this.hasExistenceCheck(path) ? 'update' : op;
-    if (
-      !this.acl(token).allows(
-        path,
-        aclOp,
-        SUDO.some((r) => r.test(path)),
-      )
-    )
+    if (!this.acl(token).allows(path, aclOp, !!route?.sudo || SUDO.some((r) => r.test(path))))
       throw denied();
+    return this.use(token);
+  }
+
+  /** num_uses: the last use is still served, then the token is revoked (token_store.go UseToken) */
+  private use(token: Token): Token {
+    if (token.numUses > 0) {
+      token.numUses -= 1;
+      if (token.numUses === 0) this.lastUses.add(token.id);
+    }
     return token;
   }
 
@@ -344,18 +338,12 @@ export class VaultDev {
   }
 
   private hasExistenceCheck(path: string): boolean {
-    return (
-      /^secret\/data\//.test(path) ||
-      /^auth\/approle\/role\/[^/]+$/.test(path) ||
-      /^auth\/kubernetes\/role\/[^/]+$/.test(path)
-    );
+    return /^secret\/data\//.test(path) || /^auth\/kubernetes\/role\/[^/]+$/.test(path);
   }
 
   private exists(path: string): boolean {
     let m = /^secret\/data\/(.+)$/.exec(path);
     if (m) return this.kv.has(m[1]);
-    m = /^auth\/approle\/role\/([^/]+)$/.exec(path);
-    if (m) return this.roles.has(m[1].toLowerCase());
     m = /^auth\/kubernetes\/role\/([^/]+)$/.exec(path);
     if (m) return this.k8sRoles.has(m[1]);
     return true;
@@ -364,47 +352,6 @@ export class VaultDev {
   private authMount(path: string): AuthMount {
     const m = this.auths.get(path)!;
     return { path: `auth/${path}`, type: m.type, accessor: m.accessor };
-  }
-
-  private issueToken(
-    policies: string[],
-    ttl: number,
-    maxTtl: number,
-    path: string,
-    meta: Record<string, string> | null,
-  ): Token {
-    const sanitized = [
-      ...new Set(['default', ...policies.map((p) => p.trim().toLowerCase())]),
-    ].sort();
-    const token: Token = {
-      id: `hvs.${randomBytes(18).toString('base64url')}`,
-      accessor: randomBytes(12).toString('base64url'),
-      policies: sanitized,
-      ttl,
-      maxTtl,
-      issuedAt: this.now(),
-      expiresAt: this.now() + ttl * 1000,
-      path,
-      meta,
-    };
-    this.tokens.set(token.id, token);
-    this.onIssued([token.id]);
-    return token;
-  }
-
-  private authBlock(t: Token) {
-    return {
-      client_token: t.id,
-      accessor: t.accessor,
-      policies: t.policies,
-      token_policies: t.policies,
-      metadata: t.meta,
-      lease_duration: t.ttl,
-      renewable: true,
-      entity_id: t.entityId ?? '',
-      token_type: 'service',
-      orphan: true,
-    };
   }
 
   private wrap(
@@ -417,20 +364,18 @@ export class VaultDev {
         (response.auth as { accessor?: string } | null)?.accessor ??
         '',
     );
-    const t: Token = {
-      id: `hvs.${randomBytes(18).toString('base64url')}`,
-      accessor: randomBytes(12).toString('base64url'),
+    // an orphan, single-use token holding the response (vault/wrapping.go wrapInCubbyhole)
+    const t = this.tokens.create({
       policies: ['response-wrapping'],
       ttl,
       maxTtl: ttl,
-      issuedAt: this.now(),
-      expiresAt: this.now() + ttl * 1000,
       path,
+      displayName: '',
       meta: null,
+      renewable: false,
+      numUses: 1,
       wrapped: { body: response, creationPath: path, ttl, wrappedAccessor },
-    };
-    this.tokens.set(t.id, t);
-    this.onIssued([t.id]);
+    });
     return {
       request_id: '',
       lease_id: '',
@@ -453,8 +398,7 @@ export class VaultDev {
 
   private wrappingToken(id: unknown): Token {
     const t = typeof id === 'string' ? this.tokens.get(id) : undefined;
-    if (!t?.wrapped || t.expiresAt <= this.now())
-      throw badRequest('wrapping token is not valid or does not exist');
+    if (!t?.wrapped) throw badRequest('wrapping token is not valid or does not exist');
     return t;
   }
 
@@ -574,7 +518,7 @@ export class VaultDev {
     // --- response wrapping
     if (path === 'sys/wrapping/unwrap') {
       const t = this.wrappingToken(body.token ?? req.headers['x-vault-token']);
-      this.tokens.delete(t.id); // single use
+      this.tokens.revoke(t.id); // single use
       return t.wrapped!.body;
     }
     if (path === 'sys/wrapping/lookup') {
@@ -583,163 +527,6 @@ export class VaultDev {
         creation_path: t.wrapped!.creationPath,
         creation_time: new Date(t.issuedAt).toISOString(),
         creation_ttl: t.wrapped!.ttl,
-      });
-    }
-
-    // --- token self-management
-    if (path === 'auth/token/lookup-self') {
-      const t = token!;
-      const ttl = t.expiresAt ? Math.max(0, Math.round((t.expiresAt - this.now()) / 1000)) : 0;
-      return e({
-        accessor: t.accessor,
-        creation_time: Math.floor(t.issuedAt / 1000),
-        creation_ttl: t.ttl,
-        display_name: t.path.replace(/\//g, '-'),
-        entity_id: t.entityId ?? '',
-        expire_time: t.expiresAt ? new Date(t.expiresAt).toISOString() : null,
-        explicit_max_ttl: 0,
-        id: t.id,
-        issue_time: new Date(t.issuedAt).toISOString(),
-        meta: t.meta,
-        num_uses: 0,
-        orphan: true,
-        path: t.path,
-        policies: t.policies,
-        renewable: t.expiresAt > 0,
-        ttl,
-        type: 'service',
-      });
-    }
-    if (path === 'auth/token/renew-self') {
-      const t = token!;
-      if (!t.expiresAt) throw badRequest('lease is not renewable');
-      const increment = duration(body.increment, t.ttl);
-      // 0 means the system max TTL (32 days by default), as in Vault
-      const maxAt = t.issuedAt + (t.maxTtl || SYSTEM_MAX_TTL) * 1000;
-      const proposed = this.now() + increment * 1000;
-      const warnings: string[] = [];
-      t.expiresAt = Math.min(proposed, maxAt);
-      if (proposed > maxAt)
-        warnings.push(
-          `TTL of "${increment}s" exceeded the effective max_ttl of "${Math.round((maxAt - this.now()) / 1000)}s"; TTL value is capped accordingly`,
-        );
-      const ttl = Math.round((t.expiresAt - this.now()) / 1000);
-      return this.envelope(
-        null,
-        {
-          auth: { ...this.authBlock(t), lease_duration: ttl },
-          warnings: warnings.length ? warnings : null,
-        },
-        path,
-      );
-    }
-    if (path === 'auth/token/revoke-self') {
-      this.tokens.delete(token!.id);
-      return null;
-    }
-
-    // --- AppRole
-    if (path.startsWith('auth/approle/') && !this.auths.has('approle/'))
-      throw new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
-    if (path === 'auth/approle/login') {
-      const roleId = String(body.role_id ?? '');
-      const secretId = String(body.secret_id ?? '');
-      const role = [...this.roles.entries()].find(([, r]) => r.role_id === roleId);
-      const sid = this.secretIds.get(secretId);
-      if (!role || !sid || sid.role !== role[0] || (sid.expiresAt && sid.expiresAt <= this.now()))
-        throw badRequest('invalid role or secret ID');
-      if (sid.usesLeft > 0) {
-        sid.usesLeft -= 1;
-        if (sid.usesLeft === 0) this.secretIds.delete(secretId);
-      }
-      const meta = { role_name: role[0] };
-      // the alias is the role_id: every login through one role shares one entity
-      const entity = this.identityStore.entityForLogin(this.authMount('approle/'), roleId, meta);
-      const t = this.issueToken(
-        role[1].token_policies,
-        role[1].token_ttl,
-        role[1].token_max_ttl,
-        `auth/approle/login`,
-        meta,
-      );
-      t.entityId = entity.id;
-      return this.envelope(null, { auth: this.authBlock(t) }, path);
-    }
-    if (path === 'auth/approle/role/' && op === 'list') {
-      if (!this.roles.size) throw notFound();
-      return e({ keys: [...this.roles.keys()].sort() });
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)$/.exec(path))) {
-      const name = m[1].toLowerCase();
-      if (op === 'read') {
-        const r = this.roles.get(name);
-        if (!r) throw notFound();
-        return e({
-          bind_secret_id: r.bind_secret_id,
-          secret_id_bound_cidrs: [],
-          secret_id_num_uses: r.secret_id_num_uses,
-          secret_id_ttl: r.secret_id_ttl,
-          local_secret_ids: false,
-          token_bound_cidrs: [],
-          token_explicit_max_ttl: 0,
-          token_max_ttl: r.token_max_ttl,
-          token_no_default_policy: false,
-          token_num_uses: 0,
-          token_period: 0,
-          token_policies: r.token_policies,
-          token_type: 'default',
-          token_ttl: r.token_ttl,
-        });
-      }
-      if (op === 'delete') return (void this.roles.delete(name), null);
-      const prev = this.roles.get(name);
-      const num = Number(body.secret_id_num_uses ?? prev?.secret_id_num_uses ?? 0);
-      if (num < 0) throw badRequest('secret_id_num_uses cannot be negative');
-      const policies = body.token_policies ?? body.policies ?? prev?.token_policies ?? [];
-      const role: Role = {
-        role_id: prev?.role_id ?? randomUUID(),
-        token_policies: (Array.isArray(policies) ? policies : String(policies).split(','))
-          .map((p) => String(p).trim().toLowerCase())
-          .filter(Boolean),
-        token_ttl: duration(body.token_ttl, prev?.token_ttl ?? 3600),
-        token_max_ttl: duration(body.token_max_ttl, prev?.token_max_ttl ?? 86400),
-        secret_id_num_uses: num,
-        secret_id_ttl: duration(body.secret_id_ttl, prev?.secret_id_ttl ?? 0),
-        bind_secret_id:
-          body.bind_secret_id === undefined
-            ? (prev?.bind_secret_id ?? true)
-            : Boolean(body.bind_secret_id),
-      };
-      if (role.token_max_ttl && role.token_ttl > role.token_max_ttl)
-        throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
-      if (!role.bind_secret_id)
-        throw badRequest('at least one constraint should be enabled on the role');
-      this.roles.set(name, role);
-      return null;
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)\/role-id$/.exec(path))) {
-      const r = this.roles.get(m[1].toLowerCase());
-      if (!r) throw notFound();
-      return e({ role_id: r.role_id });
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)\/secret-id$/.exec(path)) && op !== 'list') {
-      const name = m[1].toLowerCase();
-      const r = this.roles.get(name);
-      if (!r) throw badRequest(`role "${name}" does not exist`);
-      const secretId = randomUUID();
-      const accessor = randomUUID();
-      this.onIssued([secretId]);
-      this.secretIds.set(secretId, {
-        role: name,
-        accessor,
-        usesLeft: r.secret_id_num_uses,
-        expiresAt: r.secret_id_ttl ? this.now() + r.secret_id_ttl * 1000 : 0,
-      });
-      return e({
-        secret_id: secretId,
-        secret_id_accessor: accessor,
-        secret_id_ttl: r.secret_id_ttl,
-        secret_id_num_uses: r.secret_id_num_uses,
       });
     }
 
@@ -830,12 +617,18 @@ export class VaultDev {
         aliasName,
         meta,
       );
-      const t = this.issueToken(role.policies, role.ttl, role.maxTtl, 'auth/kubernetes/login', {
-        role: String(body.role),
-        ...meta,
+      const t = this.tokens.create({
+        policies: sanitizePolicies(role.policies, true),
+        ttl: role.ttl,
+        maxTtl: role.maxTtl,
+        path: 'auth/kubernetes/login',
+        displayName: `kubernetes-${namespace}-${name}`,
+        meta: { role: String(body.role), ...meta },
+        entityId: entity.id,
+        renewable: true,
+        numUses: 0,
       });
-      t.entityId = entity.id;
-      return this.envelope(null, { auth: this.authBlock(t) }, path);
+      return this.envelope(null, { auth: authBlock(t) }, path);
     }
 
     // --- KV v2 at secret/
