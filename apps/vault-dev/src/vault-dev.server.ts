@@ -1,31 +1,33 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import {
+  badRequest,
+  denied,
+  duration,
+  invalidToken,
+  matchRoute,
+  noHandler,
+  notFound,
+  VaultError,
+  type Backend,
+  type Caller,
+  type Op,
+  type Reply,
+  type Route,
+} from './backend';
+import { AppRoleBackend } from './backends/approle';
+import { IdentityBackend } from './backends/identity';
+import { LeasesBackend } from './backends/leases';
+import { sanitizePolicies, TokenBackend } from './backends/token';
+import { authBlock, TokenStore, type Token } from './token-store';
+import { IdentityStore, type AuthMount } from './backends/identity-store';
 import { Acl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type PathRule } from './policy';
 
 /**
  * A Vault-API-compatible dev server for tests and the local demo: the endpoints this project
  * uses, Vault's envelope, status codes and error bodies, and Vault's ACL rules. NOT Vault.
  */
-type Op = 'create' | 'read' | 'update' | 'delete' | 'list';
-
-interface Token {
-  id: string;
-  accessor: string;
-  policies: string[];
-  ttl: number;
-  maxTtl: number;
-  issuedAt: number;
-  expiresAt: number; // ms; 0 = never (root)
-  path: string;
-  meta: Record<string, string> | null;
-  wrapped?: {
-    body: Record<string, unknown>;
-    creationPath: string;
-    ttl: number;
-    wrappedAccessor: string;
-  };
-}
-
 interface KvEntry {
   versions: {
     data: Record<string, unknown>;
@@ -37,67 +39,50 @@ interface KvEntry {
   updated_time: string;
 }
 
-interface Role {
-  role_id: string;
-  token_policies: string[];
-  token_ttl: number;
-  token_max_ttl: number;
-  secret_id_num_uses: number;
-  secret_id_ttl: number;
-  bind_secret_id: boolean;
-}
-
-class VaultError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: string[],
-  ) {
-    super(errors.join('; '));
-  }
-}
-const denied = () => new VaultError(403, ['1 error occurred:\n\t* permission denied\n\n']);
-const badRequest = (msg: string) => new VaultError(400, [msg]);
-const notFound = () => new VaultError(404, []);
-
-const duration = (v: unknown, fallback: number): number => {
-  if (v === undefined || v === null || v === '') return fallback;
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)(s|m|h)?$/.exec(String(v));
-  if (!m) throw badRequest(`invalid duration "${String(v)}"`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] ?? 1);
-};
-
 /** Injected at the top level as well as under `data` (http/handler.go injectDataIntoTopRoutes). */
 const INJECTED = [/^sys\/mounts\/?$/, /^sys\/auth\/?$/, /^sys\/capabilities(-self|-accessor)?$/];
 const SUDO = [/^sys\/auth\/.+/];
-const SYSTEM_MAX_TTL = 32 * 24 * 3600;
 
 export interface VaultDevOptions {
   rootToken?: string;
   now?: () => number;
   /** Told every secret it issues or stores (tokens, secret-ids, KV values): the leak scan. */
   onIssued?: (values: string[]) => void;
+  /** Vault's `api_addr` (the identity tokens' default issuer); default: the listen address */
+  apiAddr?: string;
 }
+
+const mountAccessor = (type: string) => `auth_${type}_${randomBytes(4).toString('hex')}`;
 
 export class VaultDev {
   readonly rootToken: string;
-  private readonly tokens = new Map<string, Token>();
+  private readonly tokens: TokenStore;
+  /** tokens on their last allowed use: revoked once the request is answered */
+  private readonly lastUses = new Set<string>();
   private readonly policies = new Map<string, string>([['default', DEFAULT_POLICY]]);
   private readonly mounts = new Map<string, { type: string; options: Record<string, string> }>([
     ['secret/', { type: 'kv', options: { version: '2' } }],
     ['cubbyhole/', { type: 'cubbyhole', options: {} }],
     ['sys/', { type: 'system', options: {} }],
+    ['identity/', { type: 'identity', options: {} }],
   ]);
-  private readonly auths = new Map<string, { type: string }>([['token/', { type: 'token' }]]);
+  private readonly auths = new Map<string, { type: string; accessor: string }>([
+    ['token/', { type: 'token', accessor: mountAccessor('token') }],
+  ]);
+  private readonly identityStore: IdentityStore;
+  private readonly backends: Backend[];
+  private apiAddr: string;
   private readonly kv = new Map<string, KvEntry>();
-  private readonly roles = new Map<string, Role>();
-  private readonly secretIds = new Map<
-    string,
-    { role: string; accessor: string; usesLeft: number; expiresAt: number }
-  >();
   private readonly k8sRoles = new Map<
     string,
-    { names: string[]; namespaces: string[]; policies: string[]; ttl: number; maxTtl: number }
+    {
+      names: string[];
+      namespaces: string[];
+      policies: string[];
+      ttl: number;
+      maxTtl: number;
+      aliasNameSource: string;
+    }
   >();
   private k8sConfig?: { kubernetes_host: string };
   private readonly now: () => number;
@@ -107,28 +92,62 @@ export class VaultDev {
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
     this.onIssued = options.onIssued ?? (() => undefined);
+    this.apiAddr = options.apiAddr ?? '';
+    this.identityStore = new IdentityStore(this.now);
+    this.tokens = new TokenStore(this.now, (v) => this.onIssued(v));
+    this.backends = [
+      new TokenBackend(this.tokens, this.now),
+      new LeasesBackend(this.tokens, this.now),
+      new AppRoleBackend({
+        tokens: this.tokens,
+        identity: this.identityStore,
+        now: this.now,
+        onIssued: (v) => this.onIssued(v),
+        mount: () => (this.auths.has('approle/') ? this.authMount('approle/') : undefined),
+      }),
+      new IdentityBackend({
+        store: this.identityStore,
+        now: this.now,
+        apiAddr: () => this.apiAddr,
+        onIssued: (v) => this.onIssued(v),
+      }),
+    ];
     this.rootToken = options.rootToken ?? `hvs.${randomBytes(18).toString('base64url')}`;
-    this.tokens.set(this.rootToken, {
-      id: this.rootToken,
-      accessor: randomUUID(),
-      policies: ['root'],
-      ttl: 0,
-      maxTtl: 0,
-      issuedAt: this.now(),
-      expiresAt: 0,
-      path: 'auth/token/root',
-      meta: null,
-    });
+    this.tokens.create(
+      {
+        policies: ['root'],
+        ttl: 0,
+        maxTtl: 0,
+        path: 'auth/token/root',
+        displayName: 'root',
+        meta: null,
+        renewable: false,
+        numUses: 0,
+      },
+      this.rootToken,
+    );
   }
 
-  listen(port: number, host = '127.0.0.1'): Promise<Server> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+  /** Serves HTTP, or HTTPS with `tls` (PEM certificate chain and key), like a Vault listener. */
+  listen(port: number, host = '127.0.0.1', tls?: { cert: string; key: string }): Promise<Server> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createServer(handler);
+    return new Promise((resolve) =>
+      server.listen(port, host, () => {
+        const bound = (server.address() as { port: number }).port;
+        const scheme = tls ? 'https' : 'http';
+        this.apiAddr ||= `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+        resolve(server);
+      }),
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', 'application/json');
+    let token: Token | undefined;
     try {
       const url = new URL(req.url ?? '/', 'http://vault');
       if (!url.pathname.startsWith('/v1/')) throw notFound();
@@ -136,34 +155,99 @@ export class VaultDev {
       const body = await readJson(req);
       let op: Op;
       const method = req.method ?? 'GET';
-      if (method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true')) {
-        op = 'list';
-        if (!path.endsWith('/')) path += '/';
-      } else if (method === 'GET') op = 'read';
-      else if (method === 'POST' || method === 'PUT') op = this.exists(path) ? 'update' : 'create';
+      const isList =
+        method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true');
+      if (isList && !path.endsWith('/')) path += '/';
+      const backend = this.backends.find((b) => path.startsWith(b.mount));
+      if (backend?.enabled && !backend.enabled()) throw noHandler(path);
+      const mounted = backend && matchRoute(backend, path);
+      if (isList) op = 'list';
+      else if (method === 'GET') op = 'read';
+      else if (method === 'POST' || method === 'PUT')
+        op = (mounted ? mounted.route.exists?.(mounted) !== false : this.exists(path))
+          ? 'update'
+          : 'create';
       else if (method === 'DELETE') op = 'delete';
       else throw new VaultError(405, ['unsupported operation']);
       for (const [k, v] of url.searchParams) if (k !== 'list') body[k] ??= v;
 
-      const token = this.authenticate(req, path, op);
+      token = this.authenticate(req, path, op, mounted?.route);
+      if (backend) {
+        if (!mounted) throw new VaultError(404, ['unsupported path']);
+        const handler = mounted.route.operations[op];
+        if (!handler) throw new VaultError(405, ['unsupported operation']);
+        const reply = await handler({
+          path,
+          op,
+          params: mounted.params,
+          body,
+          caller: token && this.caller(token),
+          req,
+        });
+        if (reply && 'raw' in reply) {
+          for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+          if (reply.raw === null) {
+            res.statusCode = reply.status ?? 204;
+            res.end();
+          } else this.respond(res, reply.status ?? 200, reply.raw);
+          return;
+        }
+        this.finish(req, res, path, this.fromReply(reply, backend));
+        return;
+      }
       const result = await this.route(path, op, body, token, req);
-      const wrapTtl = req.headers['x-vault-wrap-ttl'];
-      if (result && wrapTtl) {
-        this.respond(res, 200, this.wrap(result, path, duration(wrapTtl, 300)));
-        return;
-      }
-      if (!result) {
-        res.statusCode = 204;
-        res.end();
-        return;
-      }
-      this.respond(res, 200, result);
+      this.finish(req, res, path, result);
     } catch (err) {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
       // a soft-deleted KV version is a 404 that still carries the envelope, like Vault's
-      const envelope = (err as { body?: unknown }).body;
-      this.respond(res, e.status, envelope ?? { errors: e.errors });
+      this.respond(res, e.status, e.body ?? { errors: e.errors });
+    } finally {
+      if (token && this.lastUses.delete(token.id)) this.tokens.revoke(token.id);
     }
+  }
+
+  private caller(t: Token): Caller {
+    return {
+      id: t.id,
+      accessor: t.accessor,
+      policies: t.policies,
+      entityId: t.entityId ?? '',
+      root: t.policies.includes('root'),
+      can: (path, capability) =>
+        t.policies.includes('root') ||
+        (this.acl(t).capabilities(path) as string[]).includes(capability),
+    };
+  }
+
+  private fromReply(reply: Reply, backend: Backend): Record<string, unknown> | null {
+    if (!reply || 'raw' in reply) return null;
+    if (!reply.warnings?.length && !reply.auth && reply.data === undefined) return null;
+    return {
+      ...this.envelope(reply.data ?? null, {
+        warnings: reply.warnings?.length ? reply.warnings : null,
+        auth: reply.auth ?? null,
+      }),
+      mount_type: backend.type,
+    };
+  }
+
+  private finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    result: Record<string, unknown> | null,
+  ): void {
+    const wrapTtl = req.headers['x-vault-wrap-ttl'];
+    if (result && wrapTtl) {
+      this.respond(res, 200, this.wrap(result, path, duration(wrapTtl, 300)));
+      return;
+    }
+    if (!result) {
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    this.respond(res, 200, result);
   }
 
   private respond(res: ServerResponse, status: number, body: unknown) {
@@ -210,31 +294,37 @@ export class VaultDev {
     );
   }
 
-  private authenticate(req: IncomingMessage, path: string, op: Op): Token | undefined {
+  private authenticate(
+    req: IncomingMessage,
+    path: string,
+    op: Op,
+    route?: Route,
+  ): Token | undefined {
     const header =
       req.headers['x-vault-token'] ??
       (req.headers.authorization?.startsWith('Bearer ')
         ? req.headers.authorization.slice(7)
         : undefined);
     const id = Array.isArray(header) ? header[0] : header;
-    if (this.unauthenticated(path)) return id ? this.tokens.get(id) : undefined;
-    const token = id ? this.tokens.get(id) : undefined;
-    if (!token || (token.expiresAt && token.expiresAt <= this.now()) || token.wrapped) {
-      if (token && token.expiresAt && token.expiresAt <= this.now()) this.tokens.delete(token.id);
-      throw new VaultError(403, [
-        '2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n',
-      ]);
-    }
-    if (token.policies.includes('root')) return token;
-    const aclOp = op === 'create' && !this.hasExistenceCheck(path) ? 'update' : op;
-    if (
-      !this.acl(token).allows(
-        path,
-        aclOp,
-        SUDO.some((r) => r.test(path)),
-      )
-    )
+    if (route?.unauthenticated || this.unauthenticated(path))
+      return id ? this.tokens.get(id) : undefined;
+    // a revoked, expired or unknown token: 403 permission denied + invalid token, everywhere
+    const token = this.tokens.get(id);
+    if (!token || token.wrapped) throw invalidToken();
+    if (token.policies.includes('root')) return this.use(token);
+    const aclOp =
+      op === 'create' && !route?.exists && !this.hasExistenceCheck(path) ? 'update' : op;
+    if (!this.acl(token).allows(path, aclOp, !!route?.sudo || SUDO.some((r) => r.test(path))))
       throw denied();
+    return this.use(token);
+  }
+
+  /** num_uses: the last use is still served, then the token is revoked (token_store.go UseToken) */
+  private use(token: Token): Token {
+    if (token.numUses > 0) {
+      token.numUses -= 1;
+      if (token.numUses === 0) this.lastUses.add(token.id);
+    }
     return token;
   }
 
@@ -248,62 +338,20 @@ export class VaultDev {
   }
 
   private hasExistenceCheck(path: string): boolean {
-    return (
-      /^secret\/data\//.test(path) ||
-      /^auth\/approle\/role\/[^/]+$/.test(path) ||
-      /^auth\/kubernetes\/role\/[^/]+$/.test(path)
-    );
+    return /^secret\/data\//.test(path) || /^auth\/kubernetes\/role\/[^/]+$/.test(path);
   }
 
   private exists(path: string): boolean {
     let m = /^secret\/data\/(.+)$/.exec(path);
     if (m) return this.kv.has(m[1]);
-    m = /^auth\/approle\/role\/([^/]+)$/.exec(path);
-    if (m) return this.roles.has(m[1].toLowerCase());
     m = /^auth\/kubernetes\/role\/([^/]+)$/.exec(path);
     if (m) return this.k8sRoles.has(m[1]);
     return true;
   }
 
-  private issueToken(
-    policies: string[],
-    ttl: number,
-    maxTtl: number,
-    path: string,
-    meta: Record<string, string> | null,
-  ): Token {
-    const sanitized = [
-      ...new Set(['default', ...policies.map((p) => p.trim().toLowerCase())]),
-    ].sort();
-    const token: Token = {
-      id: `hvs.${randomBytes(18).toString('base64url')}`,
-      accessor: randomBytes(12).toString('base64url'),
-      policies: sanitized,
-      ttl,
-      maxTtl,
-      issuedAt: this.now(),
-      expiresAt: this.now() + ttl * 1000,
-      path,
-      meta,
-    };
-    this.tokens.set(token.id, token);
-    this.onIssued([token.id]);
-    return token;
-  }
-
-  private authBlock(t: Token) {
-    return {
-      client_token: t.id,
-      accessor: t.accessor,
-      policies: t.policies,
-      token_policies: t.policies,
-      metadata: t.meta,
-      lease_duration: t.ttl,
-      renewable: true,
-      entity_id: '',
-      token_type: 'service',
-      orphan: true,
-    };
+  private authMount(path: string): AuthMount {
+    const m = this.auths.get(path)!;
+    return { path: `auth/${path}`, type: m.type, accessor: m.accessor };
   }
 
   private wrap(
@@ -316,20 +364,18 @@ export class VaultDev {
         (response.auth as { accessor?: string } | null)?.accessor ??
         '',
     );
-    const t: Token = {
-      id: `hvs.${randomBytes(18).toString('base64url')}`,
-      accessor: randomBytes(12).toString('base64url'),
+    // an orphan, single-use token holding the response (vault/wrapping.go wrapInCubbyhole)
+    const t = this.tokens.create({
       policies: ['response-wrapping'],
       ttl,
       maxTtl: ttl,
-      issuedAt: this.now(),
-      expiresAt: this.now() + ttl * 1000,
       path,
+      displayName: '',
       meta: null,
+      renewable: false,
+      numUses: 1,
       wrapped: { body: response, creationPath: path, ttl, wrappedAccessor },
-    };
-    this.tokens.set(t.id, t);
-    this.onIssued([t.id]);
+    });
     return {
       request_id: '',
       lease_id: '',
@@ -352,8 +398,7 @@ export class VaultDev {
 
   private wrappingToken(id: unknown): Token {
     const t = typeof id === 'string' ? this.tokens.get(id) : undefined;
-    if (!t?.wrapped || t.expiresAt <= this.now())
-      throw badRequest('wrapping token is not valid or does not exist');
+    if (!t?.wrapped) throw badRequest('wrapping token is not valid or does not exist');
     return t;
   }
 
@@ -408,7 +453,12 @@ export class VaultDev {
     }
     if (path === 'sys/auth' && op === 'read')
       return e(
-        Object.fromEntries([...this.auths].map(([p, v]) => [p, { type: v.type, description: '' }])),
+        Object.fromEntries(
+          [...this.auths].map(([p, v]) => [
+            p,
+            { type: v.type, accessor: v.accessor, description: '' },
+          ]),
+        ),
       );
     if ((m = /^sys\/auth\/(.+?)\/?$/.exec(path))) {
       const key = `${m[1]}/`;
@@ -417,7 +467,7 @@ export class VaultDev {
       const type = String(body.type ?? '');
       if (!['approle', 'kubernetes'].includes(type))
         throw badRequest(`plugin not found in the catalog: ${type}`);
-      this.auths.set(key, { type });
+      this.auths.set(key, { type, accessor: mountAccessor(type) });
       return null;
     }
 
@@ -468,7 +518,7 @@ export class VaultDev {
     // --- response wrapping
     if (path === 'sys/wrapping/unwrap') {
       const t = this.wrappingToken(body.token ?? req.headers['x-vault-token']);
-      this.tokens.delete(t.id); // single use
+      this.tokens.revoke(t.id); // single use
       return t.wrapped!.body;
     }
     if (path === 'sys/wrapping/lookup') {
@@ -477,158 +527,6 @@ export class VaultDev {
         creation_path: t.wrapped!.creationPath,
         creation_time: new Date(t.issuedAt).toISOString(),
         creation_ttl: t.wrapped!.ttl,
-      });
-    }
-
-    // --- token self-management
-    if (path === 'auth/token/lookup-self') {
-      const t = token!;
-      const ttl = t.expiresAt ? Math.max(0, Math.round((t.expiresAt - this.now()) / 1000)) : 0;
-      return e({
-        accessor: t.accessor,
-        creation_time: Math.floor(t.issuedAt / 1000),
-        creation_ttl: t.ttl,
-        display_name: t.path.replace(/\//g, '-'),
-        expire_time: t.expiresAt ? new Date(t.expiresAt).toISOString() : null,
-        explicit_max_ttl: 0,
-        id: t.id,
-        issue_time: new Date(t.issuedAt).toISOString(),
-        meta: t.meta,
-        num_uses: 0,
-        orphan: true,
-        path: t.path,
-        policies: t.policies,
-        renewable: t.expiresAt > 0,
-        ttl,
-        type: 'service',
-      });
-    }
-    if (path === 'auth/token/renew-self') {
-      const t = token!;
-      if (!t.expiresAt) throw badRequest('lease is not renewable');
-      const increment = duration(body.increment, t.ttl);
-      // 0 means the system max TTL (32 days by default), as in Vault
-      const maxAt = t.issuedAt + (t.maxTtl || SYSTEM_MAX_TTL) * 1000;
-      const proposed = this.now() + increment * 1000;
-      const warnings: string[] = [];
-      t.expiresAt = Math.min(proposed, maxAt);
-      if (proposed > maxAt)
-        warnings.push(
-          `TTL of "${increment}s" exceeded the effective max_ttl of "${Math.round((maxAt - this.now()) / 1000)}s"; TTL value is capped accordingly`,
-        );
-      const ttl = Math.round((t.expiresAt - this.now()) / 1000);
-      return this.envelope(
-        null,
-        {
-          auth: { ...this.authBlock(t), lease_duration: ttl },
-          warnings: warnings.length ? warnings : null,
-        },
-        path,
-      );
-    }
-    if (path === 'auth/token/revoke-self') {
-      this.tokens.delete(token!.id);
-      return null;
-    }
-
-    // --- AppRole
-    if (path.startsWith('auth/approle/') && !this.auths.has('approle/'))
-      throw new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
-    if (path === 'auth/approle/login') {
-      const roleId = String(body.role_id ?? '');
-      const secretId = String(body.secret_id ?? '');
-      const role = [...this.roles.entries()].find(([, r]) => r.role_id === roleId);
-      const sid = this.secretIds.get(secretId);
-      if (!role || !sid || sid.role !== role[0] || (sid.expiresAt && sid.expiresAt <= this.now()))
-        throw badRequest('invalid role or secret ID');
-      if (sid.usesLeft > 0) {
-        sid.usesLeft -= 1;
-        if (sid.usesLeft === 0) this.secretIds.delete(secretId);
-      }
-      const t = this.issueToken(
-        role[1].token_policies,
-        role[1].token_ttl,
-        role[1].token_max_ttl,
-        `auth/approle/login`,
-        { role_name: role[0] },
-      );
-      return this.envelope(null, { auth: this.authBlock(t) }, path);
-    }
-    if (path === 'auth/approle/role/' && op === 'list') {
-      if (!this.roles.size) throw notFound();
-      return e({ keys: [...this.roles.keys()].sort() });
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)$/.exec(path))) {
-      const name = m[1].toLowerCase();
-      if (op === 'read') {
-        const r = this.roles.get(name);
-        if (!r) throw notFound();
-        return e({
-          bind_secret_id: r.bind_secret_id,
-          secret_id_bound_cidrs: [],
-          secret_id_num_uses: r.secret_id_num_uses,
-          secret_id_ttl: r.secret_id_ttl,
-          local_secret_ids: false,
-          token_bound_cidrs: [],
-          token_explicit_max_ttl: 0,
-          token_max_ttl: r.token_max_ttl,
-          token_no_default_policy: false,
-          token_num_uses: 0,
-          token_period: 0,
-          token_policies: r.token_policies,
-          token_type: 'default',
-          token_ttl: r.token_ttl,
-        });
-      }
-      if (op === 'delete') return (void this.roles.delete(name), null);
-      const prev = this.roles.get(name);
-      const num = Number(body.secret_id_num_uses ?? prev?.secret_id_num_uses ?? 0);
-      if (num < 0) throw badRequest('secret_id_num_uses cannot be negative');
-      const policies = body.token_policies ?? body.policies ?? prev?.token_policies ?? [];
-      const role: Role = {
-        role_id: prev?.role_id ?? randomUUID(),
-        token_policies: (Array.isArray(policies) ? policies : String(policies).split(','))
-          .map((p) => String(p).trim().toLowerCase())
-          .filter(Boolean),
-        token_ttl: duration(body.token_ttl, prev?.token_ttl ?? 3600),
-        token_max_ttl: duration(body.token_max_ttl, prev?.token_max_ttl ?? 86400),
-        secret_id_num_uses: num,
-        secret_id_ttl: duration(body.secret_id_ttl, prev?.secret_id_ttl ?? 0),
-        bind_secret_id:
-          body.bind_secret_id === undefined
-            ? (prev?.bind_secret_id ?? true)
-            : Boolean(body.bind_secret_id),
-      };
-      if (role.token_max_ttl && role.token_ttl > role.token_max_ttl)
-        throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
-      if (!role.bind_secret_id)
-        throw badRequest('at least one constraint should be enabled on the role');
-      this.roles.set(name, role);
-      return null;
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)\/role-id$/.exec(path))) {
-      const r = this.roles.get(m[1].toLowerCase());
-      if (!r) throw notFound();
-      return e({ role_id: r.role_id });
-    }
-    if ((m = /^auth\/approle\/role\/([^/]+)\/secret-id$/.exec(path)) && op !== 'list') {
-      const name = m[1].toLowerCase();
-      const r = this.roles.get(name);
-      if (!r) throw badRequest(`role "${name}" does not exist`);
-      const secretId = randomUUID();
-      const accessor = randomUUID();
-      this.onIssued([secretId]);
-      this.secretIds.set(secretId, {
-        role: name,
-        accessor,
-        usesLeft: r.secret_id_num_uses,
-        expiresAt: r.secret_id_ttl ? this.now() + r.secret_id_ttl * 1000 : 0,
-      });
-      return e({
-        secret_id: secretId,
-        secret_id_accessor: accessor,
-        secret_id_ttl: r.secret_id_ttl,
-        secret_id_num_uses: r.secret_id_num_uses,
       });
     }
 
@@ -650,6 +548,7 @@ export class VaultDev {
           token_policies: r.policies,
           token_ttl: r.ttl,
           token_max_ttl: r.maxTtl,
+          alias_name_source: r.aliasNameSource,
         });
       }
       const list = (v: unknown) =>
@@ -664,7 +563,10 @@ export class VaultDev {
         policies: list(body.token_policies ?? body.policies),
         ttl: duration(body.token_ttl, 3600),
         maxTtl: duration(body.token_max_ttl, 86400),
+        aliasNameSource: String(body.alias_name_source ?? 'serviceaccount_uid'),
       };
+      if (!['serviceaccount_uid', 'serviceaccount_name'].includes(k8sRole.aliasNameSource))
+        throw badRequest(`invalid alias_name_source: ${k8sRole.aliasNameSource}`);
       if (k8sRole.ttl > k8sRole.maxTtl)
         throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
       this.k8sRoles.set(m[1], k8sRole);
@@ -690,7 +592,7 @@ export class VaultDev {
         .then(
           (r) =>
             r.json() as Promise<{
-              status?: { authenticated?: boolean; user?: { username?: string } };
+              status?: { authenticated?: boolean; user?: { username?: string; uid?: string } };
             }>,
         )
         .catch(() => undefined);
@@ -700,12 +602,33 @@ export class VaultDev {
         throw new VaultError(403, ['service account name not authorized']);
       if (!role.namespaces.includes(namespace) && !role.namespaces.includes('*'))
         throw new VaultError(403, ['namespace not authorized']);
-      const t = this.issueToken(role.policies, role.ttl, role.maxTtl, 'auth/kubernetes/login', {
-        role: String(body.role),
+      const uid = String(review.status.user?.uid ?? '');
+      const meta = {
         service_account_name: name,
         service_account_namespace: namespace,
+        service_account_secret_name: '',
+        service_account_uid: uid,
+      };
+      // alias_name_source: serviceaccount_uid (the default) or serviceaccount_name
+      const aliasName =
+        role.aliasNameSource === 'serviceaccount_name' || !uid ? `${namespace}/${name}` : uid;
+      const entity = this.identityStore.entityForLogin(
+        this.authMount('kubernetes/'),
+        aliasName,
+        meta,
+      );
+      const t = this.tokens.create({
+        policies: sanitizePolicies(role.policies, true),
+        ttl: role.ttl,
+        maxTtl: role.maxTtl,
+        path: 'auth/kubernetes/login',
+        displayName: `kubernetes-${namespace}-${name}`,
+        meta: { role: String(body.role), ...meta },
+        entityId: entity.id,
+        renewable: true,
+        numUses: 0,
       });
-      return this.envelope(null, { auth: this.authBlock(t) }, path);
+      return this.envelope(null, { auth: authBlock(t) }, path);
     }
 
     // --- KV v2 at secret/
