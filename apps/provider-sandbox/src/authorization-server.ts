@@ -5,6 +5,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PROVIDER_SCOPES } from '@lpi/access-matrix';
 import type { ClientRegistry } from './client-registry';
+import { MAX_BODY_BYTES, boundRequestBodies, oauthRefusal } from './edge-bounds';
 import type { FaultState } from './faults';
 import type { SandboxConfig } from './sandbox.config';
 
@@ -226,6 +227,24 @@ export function createAuthorizationServer(
     log.error({ err }, 'authorization server error'),
   );
 
+  provider.use(async (ctx, next) => {
+    const served = SERVED[ctx.path];
+    if (!served || !served.includes(ctx.method)) {
+      // a client-credentials server: oidc-provider's other routes (/auth, /me, /session/end...)
+      // are not served; wrong method on a served path is 405
+      ctx.status = served ? 405 : 404;
+      if (served) ctx.set('Allow', served.join(', '));
+      ctx.body = { error: 'invalid_request', error_description: 'no such endpoint' };
+      return;
+    }
+    try {
+      await next();
+    } catch (err) {
+      oauthError(ctx, err, log);
+    }
+    if (ctx.path === DISCOVERY && ctx.status === 200) ctx.body = servedMetadata(ctx.body);
+  });
+
   // before oidc-provider: fault injection, rotation window; after: refresh token issuance
   provider.use(async (ctx, next) => {
     const isToken = ctx.path === '/token' && ctx.method === 'POST';
@@ -303,7 +322,73 @@ export function createAuthorizationServer(
     },
     provider.callback(),
   );
+  boundRequestBodies(server, MAX_BODY_BYTES, oauthRefusal);
   return { provider, server };
+}
+
+const DISCOVERY = '/.well-known/openid-configuration';
+const SERVED: Record<string, string[]> = {
+  [DISCOVERY]: ['GET', 'HEAD'],
+  '/jwks': ['GET', 'HEAD'],
+  '/token': ['POST'],
+};
+
+/** Discovery lists only what this server serves (RFC 8414 §2; issue 16 item 5). */
+function servedMetadata(body: unknown): Record<string, unknown> {
+  const m = body as Record<string, unknown>;
+  const keep = [
+    'issuer',
+    'token_endpoint',
+    'jwks_uri',
+    'scopes_supported',
+    'response_types_supported',
+    'grant_types_supported',
+    'token_endpoint_auth_methods_supported',
+    'token_endpoint_auth_signing_alg_values_supported',
+    'tls_client_certificate_bound_access_tokens',
+  ];
+  return Object.fromEntries(keep.filter((k) => m[k] !== undefined).map((k) => [k, m[k]] as const));
+}
+
+/**
+ * Errors our own middleware throws (before oidc-provider's error handling) in RFC 6749 §5.2
+ * form: Koa's default would answer `text/plain`, and a non-OAuth error would be a bare 500.
+ */
+function oauthError(ctx: KoaContextWithOIDC, err: unknown, log: Logger): void {
+  if (ctx.req.socket.destroyed || (ctx as unknown as { headerSent?: boolean }).headerSent) return;
+  const e = err as { status?: number; error?: string; error_description?: string };
+  if (e.error && e.status && e.status < 500) {
+    ctx.status = e.status;
+    ctx.body = { error: e.error, error_description: e.error_description ?? e.error };
+    return;
+  }
+  log.error({ err }, 'authorization server error');
+  ctx.status = 500;
+  ctx.body = { error: 'server_error', error_description: 'unexpected error' };
+}
+
+/** `application/x-www-form-urlencoded`, refusing a repeated parameter (RFC 6749 §3.1). */
+function parseForm(raw: string): Record<string, string> {
+  const form = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (form.has(k))
+      throw new errors.InvalidRequest(`parameter '${k.slice(0, 40)}' must not be repeated`);
+    form.set(k, v);
+  }
+  return Object.fromEntries(form);
+}
+
+/** RFC 6749 §2.3.1: both halves of a Basic credential are form-urlencoded. */
+function decodeBasic(header: string): { id: string; secret: string } {
+  const decoded = Buffer.from(header.slice(6), 'base64').toString();
+  const sep = decoded.indexOf(':');
+  try {
+    if (sep < 0) throw new Error('no separator');
+    const part = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { id: part(decoded.slice(0, sep)), secret: part(decoded.slice(sep + 1)) };
+  } catch {
+    throw new errors.InvalidRequest('invalid authorization header value format');
+  }
 }
 
 /**
@@ -323,18 +408,20 @@ async function preAuthenticate(
     ctx.req.setEncoding('utf8');
     ctx.req.on('data', (chunk: string) => {
       data += chunk;
-      if (data.length > 64 * 1024) reject(new errors.InvalidRequest('request body too large'));
+      // edge-bounds.ts stops the socket first; this keeps the reader bounded on its own
+      if (data.length > MAX_BODY_BYTES) {
+        ctx.req.removeAllListeners('data');
+        reject(new errors.InvalidRequest('request body too large'));
+      }
     });
     ctx.req.on('end', () => resolve(data));
     ctx.req.on('error', reject);
+    ctx.req.on('close', () => reject(new errors.InvalidRequest('request body incomplete')));
   });
-  const form = Object.fromEntries(new URLSearchParams(raw));
+  const form = parseForm(raw);
   const auth = ctx.get('authorization');
   if (auth.startsWith('Basic ')) {
-    const decoded = Buffer.from(auth.slice(6), 'base64').toString();
-    const sep = decoded.indexOf(':');
-    const id = decodeURIComponent(decoded.slice(0, sep));
-    const secret = decodeURIComponent(decoded.slice(sep + 1));
+    const { id, secret } = decodeBasic(auth);
     const method = registry.active(id)?.token_endpoint_auth_method;
     if (method && method !== 'client_secret_basic') return id;
     if (registry.matchSecret(id, secret) === 'previous') {

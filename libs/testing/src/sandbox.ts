@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES } from '@lpi/access-matrix';
@@ -58,6 +58,8 @@ export interface SandboxHandle {
   pki: DevPki;
   admin: SandboxAdmin;
   logs(): string;
+  /** The sandbox process id (memory checks in the edge tests). */
+  pid(): number | undefined;
   kill(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -79,6 +81,9 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   const [asPort, apiPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(32).toString('base64url');
   recordIssued([adminToken]);
+  // the admin credential goes to the sandbox as a 0600 file, never through its environment
+  const adminTokenFile = join(dir, 'admin-token');
+  writeFileSync(adminTokenFile, adminToken, { mode: 0o600 });
   const issuer = `https://localhost:${asPort}`;
   const apiBaseUrl = `https://localhost:${apiPort}`;
 
@@ -92,7 +97,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       SANDBOX_TLS_CERT_FILE: files['server.crt'],
       SANDBOX_TLS_KEY_FILE: files['server.key'],
       SANDBOX_CLIENT_CA_FILE: files['ca.crt'],
-      SANDBOX_ADMIN_TOKEN: adminToken,
+      SANDBOX_ADMIN_TOKEN_FILE: adminTokenFile,
       SANDBOX_TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 900),
       SANDBOX_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 50),
       SANDBOX_WEBHOOK_RETRY_BASE_MS: '200',
@@ -137,6 +142,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
     caCert: pki.caCert,
     pki,
     logs: () => proc.output(),
+    pid: () => proc.pid,
     admin: {
       registerClient: async (id, reg) =>
         (await admin<{ client_id: string; client_secret?: string }>('PUT', `/clients/${id}`, reg))
