@@ -81,6 +81,22 @@ describe('breach drill', () => {
     expect(money.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
   });
 
+  it('no compromised service can run, load or register its own Lua (fixed)', () => {
+    const lua = result.rows.filter(
+      (r) => r.layer === 'redis' && /EVAL|SCRIPT LOAD|FUNCTION LOAD/.test(r.capability),
+    );
+    expect(lua).toHaveLength(SERVICE_NAMES.length * 3);
+    expect(lua.every((r) => r.fixed && r.expected === 'deny' && r.ok)).toBe(true);
+    expect(lua.every((r) => r.actual === 'denied: NOPERM')).toBe(true);
+  });
+
+  it('every edge answers an oversized and a malformed body with a 4xx in its own format and stays up', () => {
+    const edge = result.rows.filter((r) => r.layer === 'edge');
+    // 4 services, vault-dev, the token endpoint, the payments API; two requests each
+    expect(edge).toHaveLength(SERVICE_NAMES.length * 7 * 2);
+    expect(edge.filter((r) => !r.ok)).toEqual([]);
+  });
+
   it('the incident drill locks the attacker out while the real service keeps working', () => {
     const incident = result.rows.filter((r) => r.service === 'incident');
     expect(incident.length).toBeGreaterThanOrEqual(6);

@@ -10,6 +10,7 @@ import { startStack, type Stack } from '../demo/stack';
 import { incidentSection } from './incident-section';
 import { lootAll, seedPayment } from './loot';
 import type { Probe, ProbeContext } from './probes/context';
+import { edgeProbe } from './probes/edge';
 import { mtlsProbe } from './probes/mtls';
 import { oauthProbe } from './probes/oauth';
 import { redisProbe } from './probes/redis';
@@ -30,6 +31,7 @@ export const PROBES: readonly [string, Probe][] = [
   ['mtls', mtlsProbe],
   ['vault', vaultProbe],
   ['redis', redisProbe],
+  ['edge', edgeProbe],
 ];
 
 export async function runDrill(

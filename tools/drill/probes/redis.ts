@@ -55,6 +55,45 @@ async function enqueueIntoOthers(
   }
 }
 
+/**
+ * Arbitrary Lua would let one service stall Redis for every other (`while true do end`):
+ * running, loading or registering one's own script must be refused (fixed). Should the busy
+ * loop run anyway, the admin kills it once Redis answers BUSY, and the row fails.
+ */
+async function ownLua(ctx: ProbeContext, service: ServiceName, redis: Redis) {
+  const row = ctx.rows.for(service, 'redis');
+  const admin = ctx.stack.redis.admin();
+  let answered = false;
+  const killer = (async () => {
+    while (!answered) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (!answered) await admin.call('SCRIPT', 'KILL').catch(() => undefined);
+    }
+  })();
+  const busy = await settle(() => redis.call('EVAL', 'while true do end', '0'));
+  answered = true;
+  await killer;
+  row('EVAL "while true do end" 0 (stall Redis for everyone)', 'deny', busy, true);
+  row(
+    'SCRIPT LOAD of its own script',
+    'deny',
+    await settle(() => redis.call('SCRIPT', 'LOAD', 'return 1')),
+    true,
+  );
+  row(
+    'FUNCTION LOAD of its own library',
+    'deny',
+    await settle(() =>
+      redis.call(
+        'FUNCTION',
+        'LOAD',
+        "#!lua name=drill\nredis.register_function('drill', function() return 1 end)",
+      ),
+    ),
+    true,
+  );
+}
+
 export const redisProbe: Probe = async (ctx, service) => {
   const row = ctx.rows.for(service, 'redis');
   const redis = connectAs(ctx, ctx.loot[service]);
@@ -83,6 +122,7 @@ export const redisProbe: Probe = async (ctx, service) => {
     ]) {
       row(cmd.join(' '), 'deny', await settle(() => redis.call(cmd[0], ...cmd.slice(1))));
     }
+    await ownLua(ctx, service, redis);
   } finally {
     redis.disconnect();
   }
