@@ -328,8 +328,11 @@ export class Messaging {
     if (!job) return undefined;
     const state = await job.getState();
     if (state === 'unknown') return undefined;
-    if (state === 'completed')
-      return { state: 'succeeded', result: (job.returnvalue as JobResult | null) ?? undefined };
+    if (state === 'completed') {
+      // the job may have completed between the read and the state check: read its result again
+      const done = job.returnvalue ?? (await this.queue(queue).getJob(jobId))?.returnvalue;
+      return { state: 'succeeded', result: (done as JobResult | null) ?? undefined };
+    }
     return { state: state === 'failed' ? 'failed' : 'queued' };
   }
 
@@ -416,6 +419,23 @@ export class Messaging {
   async ping(): Promise<void> {
     const conn = this.connections[0] ?? this.connection(false);
     await conn.ping();
+  }
+
+  /**
+   * Shutdown, first step: the workers stop taking jobs at once and the jobs in flight get
+   * `graceMs` to finish; past that the workers close anyway (a job cut off keeps its lock
+   * until it expires, then runs again, under the same business key).
+   */
+  async stopWorkers(graceMs: number): Promise<{ drained: boolean }> {
+    const workers = this.workers.splice(0);
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(workers.map((w) => w.pause())).then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    await Promise.all(workers.map((w) => w.close(!drained)));
+    return { drained };
   }
 
   /** Workers first (in-flight jobs finish), then event listeners and queues, then sockets. */
