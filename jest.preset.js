@@ -35,8 +35,6 @@ const project = (dir, displayName) => ({
   transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi)/)'],
   moduleNameMapper,
   testTimeout: 60_000,
-  // read when a project runs on its own (`nx test <project>`); the root config sets its own
-  maxWorkers: 2,
 });
 
 module.exports = { project };

@@ -34,7 +34,8 @@ FROM ${BUNDLE_IMAGE} AS bundle
 
 FROM ${NODE_IMAGE} AS runtime
 ARG APP
-ENV NODE_ENV=production
+# as the local stack runs bundles (BUNDLE_ENV): a small young generation, two malloc arenas
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=bundle /out/${APP}/ ./
 USER 10001:10001

@@ -69,6 +69,10 @@ module.exports = {
   plugins: [swcDecoratorMetadata, runtimePackage],
   external: NOT_INSTALLED_OPTIONAL,
   outExtension: { '.js': '.js' },
+  // a smaller source string held in memory by every process; names stay (Nest logs them,
+  // stack traces read), only whitespace and syntax are minified
+  minifyWhitespace: true,
+  minifySyntax: true,
   keepNames: true,
   legalComments: 'none',
 };

@@ -23,7 +23,7 @@ export interface ProjectJson {
 
 const test = (root: string) => ({
   executor: 'nx:run-commands',
-  options: { command: `jest --config ${root}/jest.config.js --passWithNoTests` },
+  options: { command: `jest --config ${root}/jest.config.js --passWithNoTests --maxWorkers=2` },
 });
 const lint = (root: string) => ({
   executor: 'nx:run-commands',

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
+import { BUNDLE_ENV } from '@lpi/testing';
 import composeSchema from './compose-subset.schema.json';
 import { REPO_ROOT } from './render';
 
@@ -174,6 +175,8 @@ describe('docker-compose.yml', () => {
     expect(runtime).toContain('CMD ["node", "main.js"]');
     expect(runtime).not.toMatch(/swc|typescript|libs|tsconfig|npm /);
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
+    // the image runs a bundle the way the local stack's bundle runtime does
+    for (const [k, v] of Object.entries(BUNDLE_ENV)) expect(runtime).toContain(` ${k}=${v}`);
     expect(dockerfile).toMatch(/nx run "\$\{APP\}:build"/);
     const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['node_modules', 'dist', '.git', '**/*.key', '**/*.pem'])

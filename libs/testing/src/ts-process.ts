@@ -29,6 +29,16 @@ export interface TsProcessOptions {
 
 export type ServiceRuntimeKind = 'ts' | 'bundle';
 
+/**
+ * The environment a bundle runs with, here and in the image (deploy/docker/service.Dockerfile
+ * sets the same; a spec checks): a 2 MB young generation instead of up to 16 MB per semi-space,
+ * and two malloc arenas, for an idle service's resident set (ADR 0019).
+ */
+export const BUNDLE_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--max-semi-space-size=2',
+  MALLOC_ARENA_MAX: '2',
+};
+
 /** `LPI_SERVICE_RUNTIME=bundle` makes every spawned app run from its bundle. */
 export const defaultServiceRuntime = (): ServiceRuntimeKind =>
   process.env.LPI_SERVICE_RUNTIME === 'bundle' ? 'bundle' : 'ts';
@@ -71,21 +81,20 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
 
   const launch = async () => {
     const fd = options.logFile ? openSync(options.logFile, 'a') : undefined;
+    const runtime = options.runtime ?? defaultServiceRuntime();
     const spawnedAt = performance.now();
     let proc: ChildProcess;
     try {
-      proc = spawn(
-        process.execPath,
-        [
-          ...profileFlags(),
-          ...entryArgs(options.entry, options.runtime ?? defaultServiceRuntime()),
-        ],
-        {
-          cwd: ROOT,
-          env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...options.env },
-          stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
+      proc = spawn(process.execPath, [...profileFlags(), ...entryArgs(options.entry, runtime)], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_NO_WARNINGS: '1',
+          ...(runtime === 'bundle' ? BUNDLE_ENV : {}),
+          ...options.env,
         },
-      );
+        stdio: ['ignore', fd ?? 'pipe', fd ?? 'pipe'],
+      });
     } finally {
       if (fd !== undefined) closeSync(fd); // the child holds its own copy
     }
