@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
+import { BUNDLE_ENV } from '@lpi/testing';
 import composeSchema from './compose-subset.schema.json';
 import { REPO_ROOT } from './render';
 
@@ -164,11 +165,22 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('the Dockerfile is multi-stage, keeps swc-node and runs as a non-root user', () => {
+  it('the service image is the bundle alone, run by plain node as a non-root user', () => {
     const dockerfile = readFileSync(join(REPO_ROOT, 'deploy/docker/service.Dockerfile'), 'utf8');
-    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toContain('@swc-node/register');
-    expect(dockerfile).toMatch(/^USER 10001/m);
+    const stages = dockerfile.split(/^(?=FROM )/m).filter((s) => s.startsWith('FROM '));
+    const runtime = stages[stages.length - 1];
+    expect(runtime).toMatch(/^FROM \$\{NODE_IMAGE\} AS runtime/);
+    expect(runtime).toMatch(/^COPY --from=bundle /m);
+    expect(runtime).toMatch(/^USER 10001:10001$/m);
+    expect(runtime).toContain('CMD ["node", "main.js"]');
+    expect(runtime).not.toMatch(/swc|typescript|libs|tsconfig|npm /);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
+    // the image runs a bundle the way the local stack's bundle runtime does
+    for (const [k, v] of Object.entries(BUNDLE_ENV)) expect(runtime).toContain(` ${k}=${v}`);
+    expect(dockerfile).toMatch(/nx run "\$\{APP\}:build"/);
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['node_modules', 'dist', '.git', '**/*.key', '**/*.pem'])
+      expect(ignored).toContain(entry);
   });
 });
 

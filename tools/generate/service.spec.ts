@@ -102,6 +102,15 @@ describe('a generated service, on a copy of the repository', () => {
     run('npx', ['eslint', '--max-warnings=0', 'apps/ledger-service', 'tools/generate']);
   }, 180_000);
 
+  it('has the targets every app has, and its bundle builds', () => {
+    const project = JSON.parse(run('npx', ['nx', 'show', 'project', 'ledger-service', '--json']));
+    expect(Object.keys(project.targets).sort()).toEqual(['build', 'lint', 'serve', 'test']);
+    run('npx', ['nx', 'run', 'ledger-service:build', '--skip-nx-cache', '--outputStyle=static']);
+    expect(readFileSync(join(copy, 'dist/apps/ledger-service/main.js'), 'utf8')).toContain(
+      'ledger-service',
+    );
+  }, 300_000);
+
   it('passes the matrix, Vault policy, compose and Kubernetes specs', () => {
     const out = run('npx', [
       'jest',

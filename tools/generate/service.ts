@@ -17,6 +17,7 @@ import {
   type ProviderScope,
   type QueueName,
 } from '@lpi/access-matrix';
+import { appTargets, projectJestConfig, projectTsconfig } from '../build/project-targets';
 
 export interface NewService {
   name: string;
@@ -171,7 +172,7 @@ export function planNewService(root: string, s: NewService): [string, string][] 
   matrix = matrix.slice(0, matrixEnd + 1) + grant + matrix.slice(matrixEnd + 1);
   out.push([matrixPath, matrix]);
 
-  // 2. the app: project with its own scope tag, main.ts, one module
+  // 2. the app: project with its own scope tag and the targets every app has, main.ts, one module
   const app = `apps/${s.name}`;
   const tag = `scope:${short(s)}`;
   out.push([
@@ -183,11 +184,14 @@ export function planNewService(root: string, s: NewService): [string, string][] 
         sourceRoot: `${app}/src`,
         projectType: 'application',
         tags: [tag, 'type:app'],
+        targets: appTargets(s.name, app),
       },
       null,
       2,
     )}\n`,
   ]);
+  out.push([`${app}/tsconfig.app.json`, projectTsconfig(app)]);
+  out.push([`${app}/jest.config.js`, projectJestConfig(app, s.name)]);
   const moduleName = `${pascal(s)}Module`;
   const moduleFile = `${short(s)}.module`;
   out.push([
