@@ -3,7 +3,7 @@
 // service, registers each service's OAuth client at the provider with exactly its scopes,
 // stores its secret at its own path, and hands each service only its own role-id and a
 // response-wrapped secret-id.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -146,7 +146,13 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     const reg = await o.registerClient(service, {
       scopes: [...g.oauth.scopes],
       token_endpoint_auth_method: g.oauth.tokenEndpointAuthMethod,
+      // RFC 8705: tokens are bound only to this service's own certificate (its DN and x5t#S256)
       tls_client_auth_subject_dn: `CN=${service}`,
+      tls_client_certificate_thumbprints: [
+        createHash('sha256')
+          .update(new X509Certificate(o.clientCertificates[service].cert).raw)
+          .digest('base64url'),
+      ],
       ...(assertionKey ? { jwks: { keys: [assertionPublicJwk(assertionKey)] } } : {}),
       refresh_tokens: g.oauth.refreshTokens,
       certificate_bound: true,

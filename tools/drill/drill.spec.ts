@@ -1,13 +1,33 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { runDrill, type DrillResult } from './drill';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
+const ROOT = join(__dirname, '..', '..');
+const tracked = join(ROOT, 'docs', 'blast-radius.md');
+let before: { text: string; mtimeMs: number };
 let result: DrillResult;
 beforeAll(async () => {
-  result = await runDrill({ print: () => undefined, writeOutputs: false });
+  before = { text: readFileSync(tracked, 'utf8'), mtimeMs: statSync(tracked).mtimeMs };
+  result = await runDrill({ print: () => undefined });
 });
 
 describe('breach drill', () => {
+  it('writes no tracked file (only the `npm run drill` command writes the report)', () => {
+    expect(readFileSync(tracked, 'utf8')).toBe(before.text);
+    expect(statSync(tracked).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('has an observed verdict on every row: allow or deny, never a written-in result', () => {
+    for (const r of result.rows) {
+      expect(['allow', 'deny']).toContain(r.expected);
+      expect(r.ok).toBe(
+        r.expected === 'allow' ? r.actual.startsWith('allowed') : !r.actual.startsWith('allowed'),
+      );
+    }
+  });
+
   it('holds every expectation of the access matrix at every layer', () => {
     expect(result.failures).toEqual([]);
   });

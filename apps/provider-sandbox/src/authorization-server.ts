@@ -30,6 +30,24 @@ function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
 }
 
 /**
+ * The certificate a token may be bound to: the verified peer certificate, and only if it
+ * belongs to the client that authenticated (RFC 8705 §2.1.2), whatever the auth method. Found
+ * by an outside attacker: payment-service's secret over a TLS session with reporting-service's
+ * certificate got a payments:write token bound to reporting-service's certificate.
+ */
+function bindableCertificate(
+  ctx: KoaContextWithOIDC,
+  registry: ClientRegistry,
+): X509Certificate | undefined {
+  const cert = peerCertificate(ctx);
+  const clientId = ctx.oidc.client?.clientId;
+  if (!cert || !clientId) return undefined;
+  if (!registry.certificateBelongs(clientId, cert))
+    throw new errors.InvalidClientAuth('client certificate does not belong to the client');
+  return cert;
+}
+
+/**
  * The authorization server: oidc-provider, client credentials only, JWT access tokens bound
  * to the client certificate. Two documented extensions on top of the library:
  * - strict scopes: a missing or unknown scope is `invalid_scope` (oidc-provider would drop it);
@@ -125,7 +143,7 @@ export function createAuthorizationServer(
         enabled: true,
         certificateBoundAccessTokens: true,
         tlsClientAuth: true,
-        getCertificate: (ctx: KoaContextWithOIDC) => peerCertificate(ctx),
+        getCertificate: (ctx: KoaContextWithOIDC) => bindableCertificate(ctx, registry),
         certificateAuthorized: (ctx: KoaContextWithOIDC) =>
           (ctx.req.socket as TLSSocket).authorized === true,
         certificateSubjectMatches: (
@@ -134,8 +152,9 @@ export function createAuthorizationServer(
           expected: string,
         ) => {
           const cert = peerCertificate(ctx);
-          if (!cert || property !== 'tls_client_auth_subject_dn') return false;
-          return cert.subject.split('\n').join(',') === expected;
+          const clientId = ctx.oidc.client?.clientId;
+          if (!cert || !clientId || property !== 'tls_client_auth_subject_dn') return false;
+          return Boolean(expected) && registry.certificateBelongs(clientId, cert);
         },
       },
     },
@@ -165,6 +184,8 @@ export function createAuthorizationServer(
       if (record.x5t && (!cert || thumbprint(cert) !== record.x5t)) {
         throw new errors.InvalidGrant('refresh token is bound to another client certificate');
       }
+      if (cert && !registry.certificateBelongs(client.clientId, cert))
+        throw new errors.InvalidClientAuth('client certificate does not belong to the client');
       const token = new provider.ClientCredentials({ client, scope: record.scope });
       token.resourceServer = new provider.ResourceServer(config.audience, resourceServerInfo);
       if (cert) token.setThumbprint('x5t', cert);

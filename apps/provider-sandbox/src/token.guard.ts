@@ -170,6 +170,10 @@ export class TokenGuard implements CanActivate {
       const presented = peerThumbprint(socket);
       if (!presented) throw invalidToken('client certificate required');
       if (presented !== bound) throw invalidToken('certificate thumbprint mismatch');
+      // defence in depth: even a token bound at issuance is only good with the client's own cert
+      const peer = socket.getPeerX509Certificate?.();
+      if (!peer || !this.state.registry.certificateBelongs(claims.client_id, peer))
+        throw invalidToken('client certificate does not belong to the client');
     }
     return claims;
   }

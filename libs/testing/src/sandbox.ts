@@ -15,6 +15,8 @@ export interface SandboxClientRegistration {
     'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
   jwks?: { keys: Record<string, string>[] };
   tls_client_auth_subject_dn?: string;
+  /** x5t#S256 of the client's certificate; two (current and next) during a rotation. */
+  tls_client_certificate_thumbprints?: string[];
   refresh_tokens?: boolean;
   certificate_bound?: boolean;
 }
