@@ -34,8 +34,9 @@ async function main(): Promise<number> {
     stack.exec(['down', '-v', '--remove-orphans'], { capture: true, allowFail: true });
     stack.exec(['build']);
     step('up, and wait until the one-shots succeeded and every service is healthy');
-    stack.exec(['up', '-d']);
-    await stack.waitHealthy(log);
+    // a failed `up` still goes through the health wait: it names the failure and prints logs
+    const up = stack.exec(['up', '-d'], { allowFail: true });
+    await stack.waitHealthy(log, up.status === 0 ? undefined : 20_000);
     step("the demo's scenario against the containers (entry points on 127.0.0.1)");
     const scenarioLog = new ScenarioLog((line) => console.log(line));
     await scenario(stack.scenarioTarget(), scenarioLog);
