@@ -44,6 +44,7 @@ const execFileAsync = promisify(execFile);
 
 const COMMON_ENV = [
   'PORT',
+  'SWC_NATIVE_BINDING_CACHE',
   'HOST',
   'LOG_LEVEL',
   'VAULT_ADDR',
