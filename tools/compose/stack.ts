@@ -62,7 +62,11 @@ export class ComposeStack {
       const states = Object.fromEntries(
         [...ONE_SHOTS, ...LONG_RUNNING].map((s) => [s, this.state(s)]),
       );
-      const failed = ONE_SHOTS.filter((s) => /^exited [1-9]/.test(states[s] ?? ''));
+      // a one-shot that failed, or a service Docker gave up on (its health-check retries ran out)
+      const failed = [
+        ...ONE_SHOTS.filter((s) => /^exited [1-9]/.test(states[s] ?? '')),
+        ...LONG_RUNNING.filter((s) => /^exited|unhealthy$/.test(states[s] ?? '')),
+      ];
       const pending = [
         ...ONE_SHOTS.filter((s) => states[s] !== 'exited 0'),
         ...LONG_RUNNING.filter(
@@ -80,7 +84,7 @@ export class ComposeStack {
           this.exec(['logs', '--tail', '40', s], { allowFail: true });
         throw new StackUnhealthy(
           failed.length
-            ? `one-shot failed: ${failed.join(', ')}`
+            ? `failed: ${failed.join(', ')}`
             : `not healthy in time: ${pending.join(', ')}`,
         );
       }
