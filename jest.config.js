@@ -1,36 +1,20 @@
-// One jest run over the whole workspace. TypeScript and the ESM-only token libraries
-// (jose, openid-client, oauth4webapi) are compiled to CommonJS by swc.
-const { compilerOptions } = require('./tsconfig.base.json');
+// `npx jest [paths]`: every project's suite in one run (each project also has its own
+// jest.config.js, which `nx test <project>` runs).
+const { existsSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
 
-const swc = (syntax) => [
-  '@swc/jest',
-  {
-    jsc: {
-      parser:
-        syntax === 'ts' ? { syntax: 'typescript', decorators: true } : { syntax: 'ecmascript' },
-      transform: { legacyDecorator: true, decoratorMetadata: true },
-      target: 'es2022',
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  },
+const projectDirs = [
+  ...['apps', 'libs'].flatMap((group) =>
+    readdirSync(join(__dirname, group)).map((name) => `${group}/${name}`),
+  ),
+  'tools',
 ];
 
-const moduleNameMapper = Object.fromEntries(
-  Object.entries(compilerOptions.paths).map(([alias, [target]]) => [
-    `^${alias}$`,
-    `<rootDir>/${target}`,
-  ]),
-);
-
 module.exports = {
-  testEnvironment: 'node',
   rootDir: __dirname,
-  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools'],
-  testMatch: ['**/*.spec.ts'],
-  transform: { '^.+\\.ts$': swc('ts'), '^.+\\.m?js$': swc('js') },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|openid-client|oauth4webapi)/)'],
-  moduleNameMapper,
+  projects: projectDirs
+    .filter((dir) => existsSync(join(__dirname, dir, 'jest.config.js')))
+    .map((dir) => `<rootDir>/${dir}/jest.config.js`),
   testTimeout: 60_000,
   maxWorkers: 2,
 };

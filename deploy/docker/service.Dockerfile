@@ -1,27 +1,41 @@
-# One Dockerfile for the four services and the provider sandbox: build with
+# One Dockerfile for the four services, the provider sandbox and vault-dev:
 #   docker build -f deploy/docker/service.Dockerfile --build-arg APP=payment-service .
-# Services run TypeScript through @swc-node/register (no build step), so the runtime stage
-# keeps that dev dependency and @swc/core after pruning. No secret is ever copied in: the
-# service reads them from Vault at start-up.
-ARG NODE_IMAGE=node:20.19-bookworm-slim
+# The builder runs the app's Nx `build` target (an esbuild bundle, TypeScript compiled by
+# swc) and installs the few packages the bundle leaves external (native add-ons, listed in
+# the package.json the build writes next to it). The runtime stage holds only that: main.js,
+# its package.json and those node_modules; no TypeScript, swc, dev packages or libs/testing,
+# and no shell step, so it also runs on a distroless or locally imported Node base. No
+# secret is ever copied in: a service reads its secrets from Vault at start-up. ADR 0019.
+ARG NODE_IMAGE=node:24-bookworm-slim
+# the stage the bundle comes from; tools/docker/build-image.sh passes a prebuilt one
+ARG BUNDLE_IMAGE=build
 
-FROM ${NODE_IMAGE} AS deps
+# the workspace with every dependency: where bundles are built, and the `tools` image
+FROM ${NODE_IMAGE} AS workspace
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts \
- && npm prune --omit=dev --ignore-scripts \
- && npm install --no-save --ignore-scripts @swc-node/register @swc/core
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY . .
+
+# one-shot jobs that run TypeScript tools (compose's pki and bootstrap); never a service
+FROM workspace AS tools
+USER 10001:10001
+
+FROM workspace AS build
+ARG APP
+RUN test -n "${APP}" \
+ && NX_DAEMON=false npx nx run "${APP}:build" --outputStyle=static \
+ && cd "dist/apps/${APP}" \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -f main.js.map \
+ && mkdir -p /out && cp -a . "/out/${APP}"
+
+FROM ${BUNDLE_IMAGE} AS bundle
 
 FROM ${NODE_IMAGE} AS runtime
 ARG APP
-ENV NODE_ENV=production APP=${APP}
+ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.base.json tsconfig.json ./
-COPY libs ./libs
-COPY apps/${APP} ./apps/${APP}
-RUN test -n "${APP}" \
- && find libs apps -name '*.spec.ts' -delete \
- && groupadd --gid 10001 app && useradd --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
+COPY --from=bundle /out/${APP}/ ./
 USER 10001:10001
-CMD ["sh", "-c", "exec node -r @swc-node/register apps/${APP}/src/main.ts"]
+CMD ["node", "main.js"]

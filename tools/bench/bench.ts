@@ -313,6 +313,20 @@ async function jwtGuard() {
   }
 }
 
+async function serviceRuntime() {
+  step('the four services from their bundles: idle memory after the scenario, time to ready');
+  const { serviceRuntimeBenchmark } = await import('./service-runtime');
+  const r = await serviceRuntimeBenchmark({
+    restarts: Number(process.env.BENCH_READY_RESTARTS ?? 5),
+    idleMs: 5000,
+    log: (line) => console.log(`    ${line}`),
+  });
+  record({ name: 'serviceIdleRssMb', value: r.serviceIdleRssMb, unit: 'MB', goal: '≤ 100' });
+  for (const [s, mb] of Object.entries(r.perServiceRssMb))
+    console.log(`        ${s.padEnd(30)} ${mb.toFixed(1)} MB`);
+  record({ name: 'serviceReadyMs', value: r.serviceReadyMs, unit: 'ms (spawn to ready + token)' });
+}
+
 export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'cold herd', run: coldHerd },
   { name: 'simulated hour', run: simulatedHour },
@@ -320,6 +334,7 @@ export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'http paths', run: httpPaths },
   { name: 'jwt guard', run: jwtGuard },
   { name: 'pipeline', run: pipeline },
+  { name: 'service runtime', run: serviceRuntime },
 ];
 
 async function main() {

@@ -19,6 +19,7 @@ import {
   type DevPki,
   type RedisServer,
   type SandboxHandle,
+  type ServiceRuntimeKind,
   type TsProcess,
   type VaultDevHandle,
 } from '@lpi/testing';
@@ -47,6 +48,8 @@ export interface StackOptions {
   queueLockMs?: number;
   /** Extra environment for every service (benchmarks: QUEUE_CONCURRENCY, ...). */
   serviceEnv?: Record<string, string>;
+  /** Run the four services from their bundles (`bundle`) or their TypeScript (default). */
+  serviceRuntime?: ServiceRuntimeKind;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -124,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const proc = await startTsProcess({
           name: service,
           entry: `apps/${service}/src/main.ts`,
+          runtime: options.serviceRuntime,
           logFile: logFile(service),
           readyTimeoutMs: 60_000,
           env: {

@@ -44,7 +44,6 @@ const execFileAsync = promisify(execFile);
 
 const COMMON_ENV = [
   'PORT',
-  'SWC_NATIVE_BINDING_CACHE',
   'HOST',
   'LOG_LEVEL',
   'VAULT_ADDR',
@@ -276,11 +275,20 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('the Dockerfile is multi-stage, keeps swc-node and runs as a non-root user', () => {
+  it('the service image is the bundle alone, run by plain node as a non-root user', () => {
     const dockerfile = readFileSync(join(REPO_ROOT, 'deploy/docker/service.Dockerfile'), 'utf8');
-    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toContain('@swc-node/register');
-    expect(dockerfile).toMatch(/^USER 10001/m);
+    const stages = dockerfile.split(/^(?=FROM )/m).filter((s) => s.startsWith('FROM '));
+    const runtime = stages[stages.length - 1];
+    expect(runtime).toMatch(/^FROM \$\{NODE_IMAGE\} AS runtime/);
+    expect(runtime).toMatch(/^COPY --from=bundle /m);
+    expect(runtime).toMatch(/^USER 10001:10001$/m);
+    expect(runtime).toContain('CMD ["node", "main.js"]');
+    expect(runtime).not.toMatch(/swc|typescript|libs|tsconfig|npm /);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
+    expect(dockerfile).toMatch(/nx run "\$\{APP\}:build"/);
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['node_modules', 'dist', '.git', '**/*.key', '**/*.pem'])
+      expect(ignored).toContain(entry);
   });
 });
 

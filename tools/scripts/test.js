@@ -38,12 +38,22 @@ const steps = [
   ['nx project graph', 'npx', ['nx', 'show', 'projects']],
   ['lint (eslint + nx module boundaries)', 'npx', ['eslint', '.', '--max-warnings=0']],
   ['typecheck (tsc --noEmit)', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
-  [
-    'unit, integration and end-to-end tests (jest)',
-    'npx',
-    ['jest', ...process.argv.slice(2)],
-    join(logDir, 'jest-output.log'),
-  ],
+  // every project's `test` target, one at a time (the end-to-end suites start whole stacks
+  // on 2 cores) and never from Nx's cache: the leak scan needs every suite's logs from this
+  // run. `npm test -- <paths>` runs just those specs through the root jest config instead.
+  process.argv.length > 2
+    ? [
+        'the jest specs named',
+        'npx',
+        ['jest', ...process.argv.slice(2)],
+        join(logDir, 'jest-output.log'),
+      ]
+    : [
+        'unit, integration and end-to-end tests (nx run-many -t test)',
+        'npx',
+        ['nx', 'run-many', '-t', 'test', '--parallel=1', '--skip-nx-cache', '--outputStyle=stream'],
+        join(logDir, 'jest-output.log'),
+      ],
   [
     'leak scan: every log of this run against every secret it issued',
     process.execPath,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './ports';
 import { runLogFile } from './run-logs';
@@ -19,6 +19,29 @@ export interface TsProcessOptions {
   /** Resolves true once the process serves. */
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
+  /**
+   * `ts` (default) runs the entry through `@swc-node/register`; `bundle` runs the app's
+   * build output, `dist/apps/<app>/main.js`, under plain node, as an image does (build it
+   * first: `npx nx run-many -t build`). Defaults to `LPI_SERVICE_RUNTIME`.
+   */
+  runtime?: ServiceRuntimeKind;
+}
+
+export type ServiceRuntimeKind = 'ts' | 'bundle';
+
+/** `LPI_SERVICE_RUNTIME=bundle` makes every spawned app run from its bundle. */
+export const defaultServiceRuntime = (): ServiceRuntimeKind =>
+  process.env.LPI_SERVICE_RUNTIME === 'bundle' ? 'bundle' : 'ts';
+
+/** The node arguments that run an entry: through swc, or the app's bundle. */
+export function entryArgs(entry: string, runtime: ServiceRuntimeKind): string[] {
+  if (runtime === 'ts') return ['-r', '@swc-node/register', entry];
+  const app = /^apps\/([^/]+)\/src\/main\.ts$/.exec(entry)?.[1];
+  if (!app) throw new Error(`${entry}: only an app's src/main.ts has a bundle`);
+  const bundle = join('dist', 'apps', app, 'main.js');
+  if (!existsSync(join(ROOT, bundle)))
+    throw new Error(`${bundle} is missing: build it first (npx nx run ${app}:build)`);
+  return [bundle];
 }
 
 export interface TsProcess {
@@ -26,6 +49,8 @@ export interface TsProcess {
   readonly pid: number | undefined;
   /** Everything the process printed so far. */
   output(): string;
+  /** When the latest launch spawned (`performance.now()`) and how long it took to be ready. */
+  lastLaunch(): { spawnedAt: number; readyMs: number } | undefined;
   kill(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -35,21 +60,26 @@ export interface TsProcess {
 const profileFlags = () =>
   process.env.LPI_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.LPI_CPU_PROF] : [];
 
-/** Runs a TypeScript entry point as its own process (`node -r @swc-node/register`). */
+/** Runs a TypeScript entry point (or its app's bundle) as its own process. */
 export async function startTsProcess(options: TsProcessOptions): Promise<TsProcess> {
   // under `npm test` every process logs into the run's directory (the run-wide leak scan)
   options = { ...options, logFile: options.logFile ?? runLogFile(options.name) };
   let child: ChildProcess | undefined;
   let out = '';
+  let last: { spawnedAt: number; readyMs: number } | undefined;
   const output = () => (options.logFile ? readFileSync(options.logFile, 'utf8') : out);
 
   const launch = async () => {
     const fd = options.logFile ? openSync(options.logFile, 'a') : undefined;
+    const spawnedAt = performance.now();
     let proc: ChildProcess;
     try {
       proc = spawn(
         process.execPath,
-        [...profileFlags(), '-r', '@swc-node/register', options.entry],
+        [
+          ...profileFlags(),
+          ...entryArgs(options.entry, options.runtime ?? defaultServiceRuntime()),
+        ],
         {
           cwd: ROOT,
           env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', ...options.env },
@@ -86,6 +116,7 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
         },
       ),
     ]);
+    last = { spawnedAt, readyMs: performance.now() - spawnedAt };
   };
 
   const kill = async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -110,6 +141,7 @@ export async function startTsProcess(options: TsProcessOptions): Promise<TsProce
       return child?.pid;
     },
     output,
+    lastLaunch: () => last,
     kill,
     async restart() {
       await kill();

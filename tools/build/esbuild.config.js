@@ -1,0 +1,74 @@
+// esbuild settings shared by every app's `build` target (@nx/esbuild reads this file).
+// esbuild strips TypeScript without emitting the `design:paramtypes` metadata Nest's
+// injector reads, so every workspace .ts file goes through swc (decorator metadata on)
+// first; node_modules JavaScript is bundled as is. Why, and what stays external: ADR 0019.
+const { readFile } = require('node:fs/promises');
+const { basename, dirname, join } = require('node:path');
+const { transform } = require('@swc/core');
+const { writeRuntimePackage } = require('./runtime-package');
+
+/** Transpiles workspace TypeScript with swc so Nest's constructor injection keeps working. */
+const swcDecoratorMetadata = {
+  name: 'swc-decorator-metadata',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
+      if (path.includes('/node_modules/')) return undefined;
+      const source = await readFile(path, 'utf8');
+      const out = await transform(source, {
+        filename: path,
+        sourceMaps: 'inline',
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+          keepClassNames: true,
+        },
+        module: { type: 'es6' },
+      });
+      return { contents: out.code, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * Integrations Nest and @nestjs/terminus require() inside try/catch and this project does not
+ * install: left as plain require() calls, they fail at run time exactly as they do today.
+ */
+const NOT_INSTALLED_OPTIONAL = [
+  '@nestjs/microservices',
+  '@nestjs/microservices/*',
+  '@nestjs/websockets',
+  '@nestjs/websockets/*',
+  'class-transformer',
+  'class-validator',
+  '@mikro-orm/core',
+  '@nestjs/mongoose',
+  '@nestjs/typeorm/*',
+  '@nestjs/sequelize/*',
+];
+
+/** After a build: package.json + lock holding only what the bundle left external. */
+const runtimePackage = {
+  name: 'runtime-package',
+  setup(build) {
+    build.onEnd((result) => {
+      const { outfile, external = [], absWorkingDir } = build.initialOptions;
+      if (result.errors.length || !outfile) return;
+      const outDir = join(absWorkingDir ?? process.cwd(), dirname(outfile));
+      writeRuntimePackage({
+        workspaceRoot: join(__dirname, '..', '..'),
+        outDir,
+        name: basename(outDir),
+        externals: external.filter((e) => !NOT_INSTALLED_OPTIONAL.includes(e)),
+      });
+    });
+  },
+};
+
+module.exports = {
+  plugins: [swcDecoratorMetadata, runtimePackage],
+  external: NOT_INSTALLED_OPTIONAL,
+  outExtension: { '.js': '.js' },
+  keepNames: true,
+  legalComments: 'none',
+};
