@@ -97,9 +97,16 @@ export class VaultDev {
   >();
   private readonly k8sRoles = new Map<
     string,
-    { names: string[]; namespaces: string[]; policies: string[]; ttl: number; maxTtl: number }
+    {
+      names: string[];
+      namespaces: string[];
+      audience: string;
+      policies: string[];
+      ttl: number;
+      maxTtl: number;
+    }
   >();
-  private k8sConfig?: { kubernetes_host: string };
+  private k8sConfig?: { kubernetes_host: string; kubernetes_ca_cert: string };
   private readonly now: () => number;
 
   private readonly onIssued: (values: string[]) => void;
@@ -637,7 +644,10 @@ export class VaultDev {
       throw new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
     if (path === 'auth/kubernetes/config') {
       if (op === 'read') return e(this.k8sConfig ?? null);
-      this.k8sConfig = { kubernetes_host: String(body.kubernetes_host ?? '') };
+      this.k8sConfig = {
+        kubernetes_host: String(body.kubernetes_host ?? ''),
+        kubernetes_ca_cert: String(body.kubernetes_ca_cert ?? ''),
+      };
       return null;
     }
     if ((m = /^auth\/kubernetes\/role\/([^/]+)$/.exec(path))) {
@@ -647,6 +657,7 @@ export class VaultDev {
         return e({
           bound_service_account_names: r.names,
           bound_service_account_namespaces: r.namespaces,
+          audience: r.audience,
           token_policies: r.policies,
           token_ttl: r.ttl,
           token_max_ttl: r.maxTtl,
@@ -661,6 +672,7 @@ export class VaultDev {
       const k8sRole = {
         names: list(body.bound_service_account_names),
         namespaces: list(body.bound_service_account_namespaces),
+        audience: String(body.audience ?? ''),
         policies: list(body.token_policies ?? body.policies),
         ttl: duration(body.token_ttl, 3600),
         maxTtl: duration(body.token_max_ttl, 86400),
