@@ -1,13 +1,28 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import {
+  badRequest,
+  denied,
+  duration,
+  invalidToken,
+  matchRoute,
+  notFound,
+  VaultError,
+  type Backend,
+  type Caller,
+  type Op,
+  type Reply,
+  type Route,
+} from './backend';
+import { IdentityBackend } from './backends/identity';
+import { IdentityStore, type AuthMount } from './backends/identity-store';
 import { Acl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type PathRule } from './policy';
 
 /**
  * A Vault-API-compatible dev server for tests and the local demo: the endpoints this project
  * uses, Vault's envelope, status codes and error bodies, and Vault's ACL rules. NOT Vault.
  */
-type Op = 'create' | 'read' | 'update' | 'delete' | 'list';
-
 interface Token {
   id: string;
   accessor: string;
@@ -18,6 +33,8 @@ interface Token {
   expiresAt: number; // ms; 0 = never (root)
   path: string;
   meta: Record<string, string> | null;
+  /** the identity entity of the login that created it (root and its children have none) */
+  entityId?: string;
   wrapped?: {
     body: Record<string, unknown>;
     creationPath: string;
@@ -47,26 +64,6 @@ interface Role {
   bind_secret_id: boolean;
 }
 
-class VaultError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: string[],
-  ) {
-    super(errors.join('; '));
-  }
-}
-const denied = () => new VaultError(403, ['1 error occurred:\n\t* permission denied\n\n']);
-const badRequest = (msg: string) => new VaultError(400, [msg]);
-const notFound = () => new VaultError(404, []);
-
-const duration = (v: unknown, fallback: number): number => {
-  if (v === undefined || v === null || v === '') return fallback;
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)(s|m|h)?$/.exec(String(v));
-  if (!m) throw badRequest(`invalid duration "${String(v)}"`);
-  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] ?? 1);
-};
-
 /** Injected at the top level as well as under `data` (http/handler.go injectDataIntoTopRoutes). */
 const INJECTED = [/^sys\/mounts\/?$/, /^sys\/auth\/?$/, /^sys\/capabilities(-self|-accessor)?$/];
 const SUDO = [/^sys\/auth\/.+/];
@@ -77,7 +74,11 @@ export interface VaultDevOptions {
   now?: () => number;
   /** Told every secret it issues or stores (tokens, secret-ids, KV values): the leak scan. */
   onIssued?: (values: string[]) => void;
+  /** Vault's `api_addr` (the identity tokens' default issuer); default: the listen address */
+  apiAddr?: string;
 }
+
+const mountAccessor = (type: string) => `auth_${type}_${randomBytes(4).toString('hex')}`;
 
 export class VaultDev {
   readonly rootToken: string;
@@ -87,8 +88,14 @@ export class VaultDev {
     ['secret/', { type: 'kv', options: { version: '2' } }],
     ['cubbyhole/', { type: 'cubbyhole', options: {} }],
     ['sys/', { type: 'system', options: {} }],
+    ['identity/', { type: 'identity', options: {} }],
   ]);
-  private readonly auths = new Map<string, { type: string }>([['token/', { type: 'token' }]]);
+  private readonly auths = new Map<string, { type: string; accessor: string }>([
+    ['token/', { type: 'token', accessor: mountAccessor('token') }],
+  ]);
+  private readonly identityStore: IdentityStore;
+  private readonly backends: Backend[];
+  private apiAddr: string;
   private readonly kv = new Map<string, KvEntry>();
   private readonly roles = new Map<string, Role>();
   private readonly secretIds = new Map<
@@ -104,6 +111,7 @@ export class VaultDev {
       policies: string[];
       ttl: number;
       maxTtl: number;
+      aliasNameSource: string;
     }
   >();
   private k8sConfig?: { kubernetes_host: string; kubernetes_ca_cert: string };
@@ -114,6 +122,16 @@ export class VaultDev {
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
     this.onIssued = options.onIssued ?? (() => undefined);
+    this.apiAddr = options.apiAddr ?? '';
+    this.identityStore = new IdentityStore(this.now);
+    this.backends = [
+      new IdentityBackend({
+        store: this.identityStore,
+        now: this.now,
+        apiAddr: () => this.apiAddr,
+        onIssued: (v) => this.onIssued(v),
+      }),
+    ];
     this.rootToken = options.rootToken ?? `hvs.${randomBytes(18).toString('base64url')}`;
     this.tokens.set(this.rootToken, {
       id: this.rootToken,
@@ -128,9 +146,20 @@ export class VaultDev {
     });
   }
 
-  listen(port: number, host = '127.0.0.1'): Promise<Server> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+  /** Serves HTTP, or HTTPS with `tls` (PEM certificate chain and key), like a Vault listener. */
+  listen(port: number, host = '127.0.0.1', tls?: { cert: string; key: string }): Promise<Server> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createServer(handler);
+    return new Promise((resolve) =>
+      server.listen(port, host, () => {
+        const bound = (server.address() as { port: number }).port;
+        const scheme = tls ? 'https' : 'http';
+        this.apiAddr ||= `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+        resolve(server);
+      }),
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -143,34 +172,90 @@ export class VaultDev {
       const body = await readJson(req);
       let op: Op;
       const method = req.method ?? 'GET';
-      if (method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true')) {
-        op = 'list';
-        if (!path.endsWith('/')) path += '/';
-      } else if (method === 'GET') op = 'read';
-      else if (method === 'POST' || method === 'PUT') op = this.exists(path) ? 'update' : 'create';
+      const isList =
+        method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true');
+      if (isList && !path.endsWith('/')) path += '/';
+      const backend = this.backends.find((b) => path.startsWith(b.mount));
+      const mounted = backend && matchRoute(backend, path);
+      if (isList) op = 'list';
+      else if (method === 'GET') op = 'read';
+      else if (method === 'POST' || method === 'PUT')
+        op = (mounted ? mounted.route.exists?.(mounted) !== false : this.exists(path))
+          ? 'update'
+          : 'create';
       else if (method === 'DELETE') op = 'delete';
       else throw new VaultError(405, ['unsupported operation']);
       for (const [k, v] of url.searchParams) if (k !== 'list') body[k] ??= v;
 
-      const token = this.authenticate(req, path, op);
+      const token = this.authenticate(req, path, op, mounted?.route);
+      if (backend) {
+        if (!mounted) throw new VaultError(404, ['unsupported path']);
+        const handler = mounted.route.operations[op];
+        if (!handler) throw new VaultError(405, ['unsupported operation']);
+        const reply = await handler({
+          path,
+          op,
+          params: mounted.params,
+          body,
+          caller: token && this.caller(token),
+          req,
+        });
+        if (reply && 'raw' in reply) {
+          for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+          this.respond(res, reply.status ?? 200, reply.raw);
+          return;
+        }
+        this.finish(req, res, path, this.fromReply(reply, backend));
+        return;
+      }
       const result = await this.route(path, op, body, token, req);
-      const wrapTtl = req.headers['x-vault-wrap-ttl'];
-      if (result && wrapTtl) {
-        this.respond(res, 200, this.wrap(result, path, duration(wrapTtl, 300)));
-        return;
-      }
-      if (!result) {
-        res.statusCode = 204;
-        res.end();
-        return;
-      }
-      this.respond(res, 200, result);
+      this.finish(req, res, path, result);
     } catch (err) {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
       // a soft-deleted KV version is a 404 that still carries the envelope, like Vault's
-      const envelope = (err as { body?: unknown }).body;
-      this.respond(res, e.status, envelope ?? { errors: e.errors });
+      this.respond(res, e.status, e.body ?? { errors: e.errors });
     }
+  }
+
+  private caller(t: Token): Caller {
+    return {
+      id: t.id,
+      accessor: t.accessor,
+      policies: t.policies,
+      entityId: t.entityId ?? '',
+      root: t.policies.includes('root'),
+    };
+  }
+
+  private fromReply(reply: Reply, backend: Backend): Record<string, unknown> | null {
+    if (!reply || 'raw' in reply) return null;
+    if (!reply.warnings?.length && !reply.auth && reply.data === undefined) return null;
+    return {
+      ...this.envelope(reply.data ?? null, {
+        warnings: reply.warnings?.length ? reply.warnings : null,
+        auth: reply.auth ?? null,
+      }),
+      mount_type: backend.type,
+    };
+  }
+
+  private finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    result: Record<string, unknown> | null,
+  ): void {
+    const wrapTtl = req.headers['x-vault-wrap-ttl'];
+    if (result && wrapTtl) {
+      this.respond(res, 200, this.wrap(result, path, duration(wrapTtl, 300)));
+      return;
+    }
+    if (!result) {
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    this.respond(res, 200, result);
   }
 
   private respond(res: ServerResponse, status: number, body: unknown) {
@@ -217,23 +302,28 @@ export class VaultDev {
     );
   }
 
-  private authenticate(req: IncomingMessage, path: string, op: Op): Token | undefined {
+  private authenticate(
+    req: IncomingMessage,
+    path: string,
+    op: Op,
+    route?: Route,
+  ): Token | undefined {
     const header =
       req.headers['x-vault-token'] ??
       (req.headers.authorization?.startsWith('Bearer ')
         ? req.headers.authorization.slice(7)
         : undefined);
     const id = Array.isArray(header) ? header[0] : header;
-    if (this.unauthenticated(path)) return id ? this.tokens.get(id) : undefined;
+    if (route?.unauthenticated || this.unauthenticated(path))
+      return id ? this.tokens.get(id) : undefined;
     const token = id ? this.tokens.get(id) : undefined;
     if (!token || (token.expiresAt && token.expiresAt <= this.now()) || token.wrapped) {
       if (token && token.expiresAt && token.expiresAt <= this.now()) this.tokens.delete(token.id);
-      throw new VaultError(403, [
-        '2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n',
-      ]);
+      throw invalidToken();
     }
     if (token.policies.includes('root')) return token;
-    const aclOp = op === 'create' && !this.hasExistenceCheck(path) ? 'update' : op;
+    const aclOp =
+      op === 'create' && !route?.exists && !this.hasExistenceCheck(path) ? 'update' : op;
     if (
       !this.acl(token).allows(
         path,
@@ -272,6 +362,11 @@ export class VaultDev {
     return true;
   }
 
+  private authMount(path: string): AuthMount {
+    const m = this.auths.get(path)!;
+    return { path: `auth/${path}`, type: m.type, accessor: m.accessor };
+  }
+
   private issueToken(
     policies: string[],
     ttl: number,
@@ -307,7 +402,7 @@ export class VaultDev {
       metadata: t.meta,
       lease_duration: t.ttl,
       renewable: true,
-      entity_id: '',
+      entity_id: t.entityId ?? '',
       token_type: 'service',
       orphan: true,
     };
@@ -415,7 +510,12 @@ export class VaultDev {
     }
     if (path === 'sys/auth' && op === 'read')
       return e(
-        Object.fromEntries([...this.auths].map(([p, v]) => [p, { type: v.type, description: '' }])),
+        Object.fromEntries(
+          [...this.auths].map(([p, v]) => [
+            p,
+            { type: v.type, accessor: v.accessor, description: '' },
+          ]),
+        ),
       );
     if ((m = /^sys\/auth\/(.+?)\/?$/.exec(path))) {
       const key = `${m[1]}/`;
@@ -424,7 +524,7 @@ export class VaultDev {
       const type = String(body.type ?? '');
       if (!['approle', 'kubernetes'].includes(type))
         throw badRequest(`plugin not found in the catalog: ${type}`);
-      this.auths.set(key, { type });
+      this.auths.set(key, { type, accessor: mountAccessor(type) });
       return null;
     }
 
@@ -496,6 +596,7 @@ export class VaultDev {
         creation_time: Math.floor(t.issuedAt / 1000),
         creation_ttl: t.ttl,
         display_name: t.path.replace(/\//g, '-'),
+        entity_id: t.entityId ?? '',
         expire_time: t.expiresAt ? new Date(t.expiresAt).toISOString() : null,
         explicit_max_ttl: 0,
         id: t.id,
@@ -552,13 +653,17 @@ export class VaultDev {
         sid.usesLeft -= 1;
         if (sid.usesLeft === 0) this.secretIds.delete(secretId);
       }
+      const meta = { role_name: role[0] };
+      // the alias is the role_id: every login through one role shares one entity
+      const entity = this.identityStore.entityForLogin(this.authMount('approle/'), roleId, meta);
       const t = this.issueToken(
         role[1].token_policies,
         role[1].token_ttl,
         role[1].token_max_ttl,
         `auth/approle/login`,
-        { role_name: role[0] },
+        meta,
       );
+      t.entityId = entity.id;
       return this.envelope(null, { auth: this.authBlock(t) }, path);
     }
     if (path === 'auth/approle/role/' && op === 'list') {
@@ -661,6 +766,7 @@ export class VaultDev {
           token_policies: r.policies,
           token_ttl: r.ttl,
           token_max_ttl: r.maxTtl,
+          alias_name_source: r.aliasNameSource,
         });
       }
       const list = (v: unknown) =>
@@ -676,7 +782,10 @@ export class VaultDev {
         policies: list(body.token_policies ?? body.policies),
         ttl: duration(body.token_ttl, 3600),
         maxTtl: duration(body.token_max_ttl, 86400),
+        aliasNameSource: String(body.alias_name_source ?? 'serviceaccount_uid'),
       };
+      if (!['serviceaccount_uid', 'serviceaccount_name'].includes(k8sRole.aliasNameSource))
+        throw badRequest(`invalid alias_name_source: ${k8sRole.aliasNameSource}`);
       if (k8sRole.ttl > k8sRole.maxTtl)
         throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
       this.k8sRoles.set(m[1], k8sRole);
@@ -702,7 +811,7 @@ export class VaultDev {
         .then(
           (r) =>
             r.json() as Promise<{
-              status?: { authenticated?: boolean; user?: { username?: string } };
+              status?: { authenticated?: boolean; user?: { username?: string; uid?: string } };
             }>,
         )
         .catch(() => undefined);
@@ -712,11 +821,26 @@ export class VaultDev {
         throw new VaultError(403, ['service account name not authorized']);
       if (!role.namespaces.includes(namespace) && !role.namespaces.includes('*'))
         throw new VaultError(403, ['namespace not authorized']);
-      const t = this.issueToken(role.policies, role.ttl, role.maxTtl, 'auth/kubernetes/login', {
-        role: String(body.role),
+      const uid = String(review.status.user?.uid ?? '');
+      const meta = {
         service_account_name: name,
         service_account_namespace: namespace,
+        service_account_secret_name: '',
+        service_account_uid: uid,
+      };
+      // alias_name_source: serviceaccount_uid (the default) or serviceaccount_name
+      const aliasName =
+        role.aliasNameSource === 'serviceaccount_name' || !uid ? `${namespace}/${name}` : uid;
+      const entity = this.identityStore.entityForLogin(
+        this.authMount('kubernetes/'),
+        aliasName,
+        meta,
+      );
+      const t = this.issueToken(role.policies, role.ttl, role.maxTtl, 'auth/kubernetes/login', {
+        role: String(body.role),
+        ...meta,
       });
+      t.entityId = entity.id;
       return this.envelope(null, { auth: this.authBlock(t) }, path);
     }
 
