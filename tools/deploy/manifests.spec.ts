@@ -1,7 +1,9 @@
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
 import { type K8sObject, kubectlAvailable, overlayNames, renderOverlay } from './render';
 
@@ -11,6 +13,10 @@ const SCHEMAS: Record<string, Validator> = {
   'apps/v1/StatefulSet': StatefulSet as unknown as Validator,
   'batch/v1/Job': Job as unknown as Validator,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as Validator,
+  'networking.k8s.io/v1/Ingress': Ingress as unknown as Validator,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as Validator,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding as unknown as Validator,
+  'v1/Namespace': Namespace as unknown as Validator,
   'v1/ConfigMap': ConfigMap as unknown as Validator,
   'v1/Service': Service as unknown as Validator,
   'v1/ServiceAccount': ServiceAccount as unknown as Validator,
@@ -88,37 +94,87 @@ describeIfKubectl('deploy/k8s overlays', () => {
     }
   });
 
-  each('one name everywhere: Deployment = Service = ServiceAccount = Vault role', (objects) => {
-    const roles = find(objects, 'ConfigMap', 'vault-auth-roles')?.['data'] as Record<
-      string,
-      string
-    >;
-    for (const service of SERVICE_NAMES) {
-      const deployment = find(objects, 'Deployment', service);
-      expect(deployment).toBeDefined();
-      expect(find(objects, 'Service', service)).toBeDefined();
-      expect(find(objects, 'ServiceAccount', service)).toBeDefined();
-      const pod = podSpecOf(deployment as K8sObject);
-      expect(pod.serviceAccountName).toBe(service);
-      const env = Object.fromEntries(pod.containers[0]?.env?.map((e) => [e.name, e.value]) ?? []);
-      expect(env['VAULT_K8S_ROLE']).toBe(service);
-      expect(env['PORT']).toBe(String(grantOf(service).http.port));
-      const role = JSON.parse(roles[`${service}.json`] ?? 'null') as {
-        bound_service_account_names: string[];
-        token_policies: string[];
-        audience: string;
-      };
-      expect(role.bound_service_account_names).toEqual([service]);
-      expect(role.token_policies).toEqual([service]);
-      expect(role.audience).toBe('vault');
-    }
-    const appDeployments = objects
-      .filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'provider-sandbox')
-      .map((o) => o.metadata.name)
-      .sort();
-    expect(appDeployments).toEqual([...SERVICE_NAMES].sort());
-    expect(Object.keys(roles).sort()).toEqual(SERVICE_NAMES.map((s) => `${s}.json`).sort());
+  each(
+    'one name everywhere: Deployment = Service = ServiceAccount = PDB = Vault role',
+    (objects) => {
+      for (const service of SERVICE_NAMES) {
+        const deployment = find(objects, 'Deployment', service);
+        expect(deployment).toBeDefined();
+        expect(find(objects, 'Service', service)).toBeDefined();
+        expect(find(objects, 'ServiceAccount', service)).toBeDefined();
+        expect(find(objects, 'PodDisruptionBudget', service)).toBeDefined();
+        const pod = podSpecOf(deployment as K8sObject);
+        expect(pod.serviceAccountName).toBe(service);
+        const env = Object.fromEntries(pod.containers[0]?.env?.map((e) => [e.name, e.value]) ?? []);
+        expect(env['VAULT_K8S_ROLE']).toBe(service);
+        expect(env['PORT']).toBe(String(grantOf(service).http.port));
+      }
+      const appDeployments = objects
+        .filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'provider-sandbox')
+        .map((o) => o.metadata.name)
+        .sort();
+      expect(appDeployments).toEqual([...SERVICE_NAMES].sort());
+    },
+  );
+
+  each(
+    'the Vault roles are written by the setup code from the matrix, with a file token',
+    (objects) => {
+      // the roles themselves (role = SA = policy, this namespace, audience vault) are asserted
+      // against vault-dev by tools/bootstrap/vault-kubernetes.spec.ts
+      const job = find(objects, 'Job', 'vault-auth-setup') as K8sObject;
+      const [container] = podSpecOf(job).containers as unknown as {
+        image: string;
+        args: string[];
+        env: { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
+      }[];
+      expect(container.image).toMatch(/lpi\/bootstrap:/);
+      expect(container.args).toEqual(['vault-kubernetes']);
+      expect(container.env.map((e) => e.name)).toContain('VAULT_TOKEN_FILE');
+      expect(container.env.some((e) => e.valueFrom?.secretKeyRef)).toBe(false);
+      const binding = find(objects, 'ClusterRoleBinding', 'vault-tokenreview') as K8sObject;
+      expect(binding['roleRef']).toMatchObject({
+        kind: 'ClusterRole',
+        name: 'system:auth-delegator',
+      });
+    },
+  );
+
+  each('a Namespace object for the overlay, under Pod Security "restricted"', (objects) => {
+    const namespaces = objects.filter((o) => o.kind === 'Namespace');
+    expect(namespaces).toHaveLength(1);
+    const ns = namespaces[0] as K8sObject;
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    for (const o of objects.filter(
+      (x) => x.kind !== 'Namespace' && x.kind !== 'ClusterRoleBinding',
+    ))
+      expect({ object: `${o.kind}/${o.metadata.name}`, ns: o.metadata.namespace }).toEqual({
+        object: `${o.kind}/${o.metadata.name}`,
+        ns: ns.metadata.name,
+      });
   });
+
+  each(
+    'replicated services may lose one pod at a time and spread over nodes and zones',
+    (objects) => {
+      for (const service of SERVICE_NAMES) {
+        const pdb = find(objects, 'PodDisruptionBudget', service) as K8sObject;
+        expect(pdb['spec']).toEqual({
+          maxUnavailable: 1,
+          selector: { matchLabels: { app: service } },
+        });
+        const pod = podSpecOf(find(objects, 'Deployment', service) as K8sObject) as PodSpecLike & {
+          topologySpreadConstraints?: { topologyKey: string }[];
+          terminationGracePeriodSeconds?: number;
+        };
+        expect(pod.topologySpreadConstraints?.map((c) => c.topologyKey)).toEqual([
+          'kubernetes.io/hostname',
+          'topology.kubernetes.io/zone',
+        ]);
+        expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(35);
+      }
+    },
+  );
 
   each('every workload is hardened, probed and bounded', (objects) => {
     for (const obj of objects.filter((o) => WORKLOADS.has(o.kind))) {
@@ -170,43 +226,52 @@ describeIfKubectl('deploy/k8s overlays', () => {
     },
   );
 
-  each('network: default deny plus exactly the flows the access matrix implies', (objects) => {
-    expect(policySpec(objects, 'default-deny')).toEqual({
-      podSelector: {},
-      policyTypes: ['Ingress', 'Egress'],
-    });
-    const dns = policySpec(objects, 'allow-dns');
-    expect(dns.egress?.flatMap((e) => e.ports?.map((p) => p.port))).toEqual([53, 53]);
-    const redisIngress = policySpec(objects, 'redis').ingress ?? [];
-    expect(redisIngress).toHaveLength(1);
-    expect(redisIngress[0]?.from).toEqual([
-      { podSelector: { matchLabels: { 'lpi/tier': 'service' } } },
-    ]);
-
-    const peerFor = (caller: string): PeerLike =>
-      caller === 'edge'
-        ? { namespaceSelector: { matchLabels: { 'lpi/role': 'edge' } } }
-        : caller === 'provider'
-          ? { podSelector: { matchLabels: { 'lpi/role': 'provider' } } }
-          : { podSelector: { matchLabels: { app: caller } } };
-    for (const service of SERVICE_NAMES as readonly ServiceName[]) {
-      const { port, callers } = grantOf(service).http;
-      const spec = policySpec(objects, service);
-      expect(spec.podSelector.matchLabels).toEqual({ app: service });
-      expect(spec.ingress).toEqual([
-        { from: callers.map(peerFor), ports: [{ protocol: 'TCP', port }] },
+  each(
+    'network: default deny plus exactly the flows the access matrix implies',
+    (objects, overlay) => {
+      expect(policySpec(objects, 'default-deny')).toEqual({
+        podSelector: {},
+        policyTypes: ['Ingress', 'Egress'],
+      });
+      const dns = policySpec(objects, 'allow-dns');
+      expect(dns.egress?.flatMap((e) => e.ports?.map((p) => p.port))).toEqual([53, 53]);
+      const redisIngress = policySpec(objects, 'redis').ingress ?? [];
+      expect(redisIngress).toHaveLength(1);
+      expect(redisIngress[0]?.from).toEqual([
+        { podSelector: { matchLabels: { 'lpi/tier': 'service' } } },
       ]);
-      const egressPorts = (spec.egress ?? []).map((e) => (e.ports ?? []).map((p) => p.port));
-      expect(egressPorts).toEqual([[6379], [8200], [443, 8443, 9443]]);
-    }
-    // Nothing but the declared policies exists: a new one must be added here on purpose.
-    const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
-    const expected = ['default-deny', 'allow-dns', 'redis', 'vault-auth-setup', ...SERVICE_NAMES];
-    const withSandbox = names.includes('provider-sandbox')
-      ? [...expected, 'provider-sandbox']
-      : expected;
-    expect(names.sort()).toEqual(withSandbox.sort());
-  });
+
+      const peerFor = (caller: string): PeerLike =>
+        caller === 'edge'
+          ? { namespaceSelector: { matchLabels: { 'lpi/role': 'edge' } } }
+          : caller === 'provider'
+            ? { podSelector: { matchLabels: { 'lpi/role': 'provider' } } }
+            : { podSelector: { matchLabels: { app: caller } } };
+      for (const service of SERVICE_NAMES as readonly ServiceName[]) {
+        const { port, callers } = grantOf(service).http;
+        const spec = policySpec(objects, service);
+        expect(spec.podSelector.matchLabels).toEqual({ app: service });
+        // in production the real provider's webhooks arrive through the edge
+        const viaEdge =
+          overlay === 'production' && callers.includes('provider') && !callers.includes('edge')
+            ? [{ from: [peerFor('edge')], ports: [{ protocol: 'TCP', port }] }]
+            : [];
+        expect(spec.ingress).toEqual([
+          { from: callers.map(peerFor), ports: [{ protocol: 'TCP', port }] },
+          ...viaEdge,
+        ]);
+        const egressPorts = (spec.egress ?? []).map((e) => (e.ports ?? []).map((p) => p.port));
+        expect(egressPorts).toEqual([[6379], [8200], [443, 8443, 9443]]);
+      }
+      // Nothing but the declared policies exists: a new one must be added here on purpose.
+      const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
+      const expected = ['default-deny', 'allow-dns', 'redis', 'vault-auth-setup', ...SERVICE_NAMES];
+      const withSandbox = names.includes('provider-sandbox')
+        ? [...expected, 'provider-sandbox']
+        : expected;
+      expect(names.sort()).toEqual(withSandbox.sort());
+    },
+  );
 
   it('only the local overlay ships the provider sandbox', () => {
     expect(find(rendered.get('local') ?? [], 'Deployment', 'provider-sandbox')).toBeDefined();

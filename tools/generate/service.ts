@@ -277,7 +277,7 @@ export class ${moduleName} {}
   );
   out.push([eslintPath, eslint]);
 
-  // 4. Kubernetes: Deployment/Service/ServiceAccount, NetworkPolicy, Vault role, image tag
+  // 4. Kubernetes: Deployment/Service/ServiceAccount/PDB, NetworkPolicy, image entries
   const k8s = 'deploy/k8s';
   out.push([`${k8s}/base/${s.name}.yaml`, renamed(read(`${k8s}/base/${TEMPLATE}.yaml`), s)]);
   const kustomization = read(`${k8s}/base/kustomization.yaml`);
@@ -289,16 +289,14 @@ export class ${moduleName} {}
     .find((doc) => doc.includes(`kind: NetworkPolicy\nmetadata:\n  name: ${TEMPLATE}\n`));
   if (!templatePolicy) throw new GenerateError(`${policiesPath}: no NetworkPolicy for ${TEMPLATE}`);
   out.push([policiesPath, `${policies.trimEnd()}\n---\n${renamed(templatePolicy, s).trimEnd()}\n`]);
-  const rolesPath = `${k8s}/components/vault-auth/vault-auth.yaml`;
-  const roles = read(rolesPath);
-  const roleLines = /( {2}payment-service\.json: \|\n {4}.*\n)/.exec(roles);
-  if (!roleLines) throw new GenerateError(`${rolesPath}: no role for ${TEMPLATE}`);
-  out.push([rolesPath, insertBefore(roles, /---\n/, renamed(roleLines[1], s), rolesPath)]);
-  const prodPath = `${k8s}/overlays/production/kustomization.yaml`;
-  const prod = read(prodPath);
-  const imageLine = /( {2}- \{ name: lpi\/payment-service, newTag: .*\}\n)/.exec(prod);
-  if (!imageLine) throw new GenerateError(`${prodPath}: no image entry for ${TEMPLATE}`);
-  out.push([prodPath, insertBefore(prod, /patches:\n/, renamed(imageLine[1], s), prodPath)]);
+  // Vault roles need nothing here: tools/bootstrap/vault-kubernetes.ts reads the matrix.
+  for (const overlay of ['production', 'local']) {
+    const path = `${k8s}/overlays/${overlay}/kustomization.yaml`;
+    const text = read(path);
+    const imageLine = /( {2}- \{ name: lpi\/payment-service, .*\}\n)/.exec(text);
+    if (!imageLine) throw new GenerateError(`${path}: no image entry for ${TEMPLATE}`);
+    out.push([path, text.replace(imageLine[1], `${imageLine[1]}${renamed(imageLine[1], s)}`)]);
+  }
 
   // 5. docker-compose.yml: payment-service's entry, renamed, before the top-level networks
   const compose = read('docker-compose.yml');

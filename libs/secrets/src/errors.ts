@@ -1,5 +1,6 @@
 export type SecretsErrorCode =
   | 'VAULT_UNREACHABLE'
+  | 'VAULT_TLS_UNTRUSTED'
   | 'VAULT_LOGIN_DENIED'
   | 'WRAPPING_TOKEN_INVALID'
   | 'SECRET_NOT_FOUND'

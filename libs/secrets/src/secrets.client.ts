@@ -17,6 +17,8 @@ export type VaultIdentity =
 
 export interface SecretsClientOptions {
   vaultAddr: string;
+  /** VAULT_CACERT contents: the only CA trusted for Vault's certificate (system roots otherwise). */
+  vaultCaCert?: string;
   service: ServiceName;
   identity: VaultIdentity;
   /** How often to look for a new KV version (default 5 s). */

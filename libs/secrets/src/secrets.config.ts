@@ -13,6 +13,8 @@ export function readSecretsConfig(
     service,
     {
       VAULT_ADDR: setting.url(),
+      /** PEM bundle of the CA that signs Vault's TLS certificate (a private CA). */
+      VAULT_CACERT: z.string().optional(),
       VAULT_AUTH_METHOD: z.enum(['approle', 'kubernetes', 'token']).default('approle'),
       VAULT_ROLE_ID_FILE: z.string().optional(),
       VAULT_WRAPPED_SECRET_ID_FILE: z.string().optional(),
@@ -52,5 +54,11 @@ export function readSecretsConfig(
       throw new Error(`${service}: VAULT_TOKEN is required when VAULT_AUTH_METHOD=token`);
     identity = { method: 'token', token: c.VAULT_TOKEN };
   }
-  return { vaultAddr: c.VAULT_ADDR, service, identity, pollIntervalMs: c.VAULT_SECRET_POLL_MS };
+  return {
+    vaultAddr: c.VAULT_ADDR,
+    vaultCaCert: c.VAULT_CACERT ? file('VAULT_CACERT', c.VAULT_CACERT) : undefined,
+    service,
+    identity,
+    pollIntervalMs: c.VAULT_SECRET_POLL_MS,
+  };
 }

@@ -1,4 +1,44 @@
+import { Agent, fetch as undiciFetch } from 'undici';
 import { SecretsError } from './errors';
+
+/**
+ * Where Vault is and whom to trust for its TLS certificate. With `ca` (VAULT_CACERT's
+ * contents) only that bundle is trusted; without it, the system's roots.
+ */
+export interface VaultEndpoint {
+  readonly addr: string;
+  readonly ca?: string;
+}
+
+const agents = new WeakMap<VaultEndpoint, Agent>();
+function dispatcherFor(endpoint: VaultEndpoint): Agent | undefined {
+  if (!endpoint.ca) return undefined;
+  let agent = agents.get(endpoint);
+  if (!agent) {
+    agent = new Agent({ connect: { ca: endpoint.ca } });
+    agents.set(endpoint, agent);
+  }
+  return agent;
+}
+
+const TLS_FAILURE = /CERT|SIGNATURE|TLS|SSL|ISSUER/;
+
+/** Why a request never got an answer, named well enough to act on (never a secret). */
+function unreachable(addr: string, method: string, path: string, err: unknown): SecretsError {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (code && TLS_FAILURE.test(code))
+    return new SecretsError(
+      'VAULT_TLS_UNTRUSTED',
+      `Vault at ${addr} presented a TLS certificate this service does not trust (${code}); set VAULT_CACERT to the CA bundle that signs Vault's certificate`,
+    );
+  const why =
+    (err as { name?: string })?.name === 'TimeoutError' ? 'timed out' : (code ?? 'no answer');
+  return new SecretsError(
+    'VAULT_UNREACHABLE',
+    `Vault at ${addr} did not answer (${method} ${path}: ${why}); check VAULT_ADDR and the network`,
+  );
+}
 
 export interface VaultResponse {
   status: number;
@@ -18,7 +58,7 @@ export interface VaultResponse {
 
 /** One Vault API call. Errors are mapped to codes; Vault's error text is kept, tokens never. */
 export async function vaultCall(
-  addr: string,
+  endpoint: string | VaultEndpoint,
   method: string,
   path: string,
   {
@@ -28,10 +68,13 @@ export async function vaultCall(
     timeoutMs = 5000,
   }: { token?: string; body?: unknown; wrapTtl?: string; timeoutMs?: number } = {},
 ): Promise<VaultResponse> {
-  let res: Response;
+  const vault = typeof endpoint === 'string' ? { addr: endpoint } : endpoint;
+  const addr = vault.addr;
+  let res: Awaited<ReturnType<typeof undiciFetch>>;
   try {
-    res = await fetch(`${addr.replace(/\/$/, '')}/v1/${path}`, {
+    res = await undiciFetch(`${addr.replace(/\/$/, '')}/v1/${path}`, {
       method,
+      dispatcher: dispatcherFor(vault),
       headers: {
         'X-Vault-Request': 'true',
         ...(token ? { 'X-Vault-Token': token } : {}),
@@ -41,11 +84,8 @@ export async function vaultCall(
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
-  } catch {
-    throw new SecretsError(
-      'VAULT_UNREACHABLE',
-      `Vault at ${addr} did not answer (${method} ${path}); check VAULT_ADDR and the network`,
-    );
+  } catch (err) {
+    throw unreachable(addr, method, path, err);
   }
   const text = await res.text();
   let parsed: VaultResponse['body'] = {};

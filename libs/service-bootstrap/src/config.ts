@@ -62,3 +62,39 @@ export const setting = {
       .transform((v) => v === 'true' || v === '1')
       .default(fallback),
 };
+
+/**
+ * Prefixes of the variables this project's services read. A variable with one of them that
+ * no schema of the service reads is a typo or drift between a manifest and the code (a
+ * setting someone believes is in force and is not), so start-up refuses it by name.
+ */
+export const SETTING_PREFIXES = [
+  'VAULT_',
+  'PROVIDER_',
+  'REDIS_',
+  'QUEUE_',
+  'JOB_',
+  'WEBHOOK_',
+  'CALLER_',
+  'SHUTDOWN_',
+] as const;
+
+export function refuseUnknownSettings(
+  service: string,
+  known: Iterable<string>,
+  env: Readonly<Record<string, string | undefined>>,
+  prefixes: readonly string[] = SETTING_PREFIXES,
+): void {
+  const read = new Set(known);
+  const unknown = Object.keys(env)
+    .filter((name) => prefixes.some((p) => name.startsWith(p)) && !read.has(name))
+    .sort();
+  if (unknown.length > 0)
+    throw new ConfigError(
+      service,
+      unknown.map((setting) => ({
+        setting,
+        problem: 'is not a setting of this service: a typo, or a setting no code reads',
+      })),
+    );
+}

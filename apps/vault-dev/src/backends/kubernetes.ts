@@ -15,6 +15,7 @@ import { sanitizePolicies } from './token';
 interface K8sRole {
   names: string[];
   namespaces: string[];
+  audience: string;
   policies: string[];
   ttl: number;
   maxTtl: number;
@@ -48,7 +49,7 @@ export class KubernetesBackend implements Backend {
   readonly type = 'kubernetes';
   readonly routes: Route[];
   private readonly roles = new Map<string, K8sRole>();
-  private config?: { kubernetes_host: string };
+  private config?: { kubernetes_host: string; kubernetes_ca_cert: string };
 
   constructor(private readonly deps: KubernetesDeps) {
     this.routes = [
@@ -57,7 +58,10 @@ export class KubernetesBackend implements Backend {
         operations: {
           read: () => ({ data: this.config ?? null }),
           update: (r) => {
-            this.config = { kubernetes_host: String(r.body.kubernetes_host ?? '') };
+            this.config = {
+              kubernetes_host: String(r.body.kubernetes_host ?? ''),
+              kubernetes_ca_cert: String(r.body.kubernetes_ca_cert ?? ''),
+            };
             return null;
           },
         },
@@ -87,6 +91,7 @@ export class KubernetesBackend implements Backend {
       data: {
         bound_service_account_names: r.names,
         bound_service_account_namespaces: r.namespaces,
+        audience: r.audience,
         token_policies: r.policies,
         token_ttl: r.ttl,
         token_max_ttl: r.maxTtl,
@@ -99,6 +104,7 @@ export class KubernetesBackend implements Backend {
     const role: K8sRole = {
       names: list(body.bound_service_account_names),
       namespaces: list(body.bound_service_account_namespaces),
+      audience: String(body.audience ?? ''),
       policies: list(body.token_policies ?? body.policies),
       ttl: duration(body.token_ttl, 3600),
       maxTtl: duration(body.token_max_ttl, 86400),

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { loadConfig, setting } from '@lpi/service-bootstrap';
+import type { KubernetesAuthOptions } from './vault-kubernetes';
+
+const readable = (name: string, path: string) => {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    throw new Error(`vault-kubernetes: ${name} points at a file that cannot be read`);
+  }
+};
+
+/**
+ * The setup Job's settings. The operator token comes from a file (a mounted Secret), never
+ * from an environment variable, so that it does not show in `kubectl describe` or /proc.
+ */
+export function readKubernetesAuthConfig(
+  env: Record<string, string | undefined> = process.env,
+): Omit<KubernetesAuthOptions, 'log'> {
+  const c = loadConfig(
+    'vault-kubernetes',
+    {
+      VAULT_ADDR: setting.url(),
+      VAULT_TOKEN_FILE: setting.file(),
+      K8S_NAMESPACE: setting.nonEmpty(),
+      KUBERNETES_HOST: setting.url().default('https://kubernetes.default.svc'),
+      KUBERNETES_CA_FILE: z
+        .string()
+        .default('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'),
+      VAULT_K8S_MOUNT: z.string().regex(/^[a-z0-9-]+$/).default('kubernetes'),
+    },
+    env,
+  );
+  return {
+    vaultAddr: c.VAULT_ADDR,
+    vaultToken: readable('VAULT_TOKEN_FILE', c.VAULT_TOKEN_FILE),
+    kubernetesHost: c.KUBERNETES_HOST,
+    kubernetesCaCert: readable('KUBERNETES_CA_FILE', c.KUBERNETES_CA_FILE),
+    namespace: c.K8S_NAMESPACE,
+    mount: c.VAULT_K8S_MOUNT,
+  };
+}
