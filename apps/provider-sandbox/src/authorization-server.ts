@@ -1,12 +1,14 @@
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { decodeJwt } from 'jose';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PROVIDER_SCOPES } from '@lpi/access-matrix';
 import type { ClientRegistry } from './client-registry';
 import { MAX_BODY_BYTES, boundRequestBodies, oauthRefusal } from './edge-bounds';
 import type { FaultState } from './faults';
+import { TLS_POLICY } from './tls-policy';
 import type { SandboxConfig } from './sandbox.config';
 
 interface RefreshRecord {
@@ -193,7 +195,8 @@ export function createAuthorizationServer(
       }
       if (cert && !registry.certificateBelongs(client.clientId, cert))
         throw new errors.InvalidClientAuth('client certificate does not belong to the client');
-      const token = new provider.ClientCredentials({ client, scope: record.scope });
+      const scope = narrowedScope(record.scope, ctx.oidc.params?.scope);
+      const token = new provider.ClientCredentials({ client, scope });
       token.resourceServer = new provider.ResourceServer(config.audience, resourceServerInfo);
       if (cert) token.setThumbprint('x5t', cert);
       const value = await token.save();
@@ -201,7 +204,7 @@ export function createAuthorizationServer(
         access_token: value,
         expires_in: token.expiration,
         token_type: 'Bearer',
-        scope: record.scope,
+        scope,
       };
     },
     ['refresh_token', 'scope'],
@@ -319,6 +322,7 @@ export function createAuthorizationServer(
       ca: config.tls.ca,
       requestCert: true,
       rejectUnauthorized: false,
+      ...TLS_POLICY,
     },
     provider.callback(),
   );
@@ -378,6 +382,43 @@ function parseForm(raw: string): Record<string, string> {
   return Object.fromEntries(form);
 }
 
+/**
+ * RFC 6749 §6: a refresh request may narrow the original scope, never widen it (oidc-provider's
+ * custom grant would silently ignore the parameter).
+ */
+function narrowedScope(granted: string, requested: unknown): string {
+  if (requested === undefined || requested === '') return granted;
+  const have = granted.split(' ');
+  const asked = String(requested).split(' ').filter(Boolean);
+  const extra = asked.filter((s) => !have.includes(s));
+  if (extra.length)
+    throw new errors.InvalidScope(
+      'refresh cannot add scope to the original grant',
+      extra.join(' '),
+    );
+  return [...new Set(asked)].join(' ');
+}
+
+/** Client assertions are single-use and short: `exp` at most 5 minutes after `iat` and now. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+const CLOCK_TOLERANCE_SECONDS = 15;
+
+function checkAssertionLifetime(assertion: string): void {
+  let claims: { exp?: unknown; iat?: unknown };
+  try {
+    claims = decodeJwt(assertion);
+  } catch {
+    throw new errors.InvalidClientAuth('client assertion is not a JWT');
+  }
+  const { exp, iat } = claims;
+  const now = Math.floor(Date.now() / 1000);
+  const max = MAX_ASSERTION_LIFETIME_SECONDS;
+  if (typeof exp !== 'number' || typeof iat !== 'number')
+    throw new errors.InvalidClientAuth('client assertion needs exp and iat');
+  if (exp - iat > max || exp - now > max + CLOCK_TOLERANCE_SECONDS)
+    throw new errors.InvalidClientAuth(`client assertion lives longer than ${max} s`);
+}
+
 /** RFC 6749 §2.3.1: both halves of a Basic credential are form-urlencoded. */
 function decodeBasic(header: string): { id: string; secret: string } {
   const decoded = Buffer.from(header.slice(6), 'base64').toString();
@@ -419,6 +460,7 @@ async function preAuthenticate(
     ctx.req.on('close', () => reject(new errors.InvalidRequest('request body incomplete')));
   });
   const form = parseForm(raw);
+  if (form.client_assertion) checkAssertionLifetime(form.client_assertion);
   const auth = ctx.get('authorization');
   if (auth.startsWith('Basic ')) {
     const { id, secret } = decodeBasic(auth);

@@ -10,6 +10,7 @@ import { IdempotencyStore, Ledger, RateLimiter } from './ledger';
 import { readSandboxConfig } from './sandbox.config';
 import { SandboxModule } from './sandbox.module';
 import { SandboxState } from './state';
+import { TLS_POLICY } from './tls-policy';
 import { WebhookDispatcher } from './webhooks';
 
 runMain('provider-sandbox', async () => {
@@ -55,6 +56,7 @@ runMain('provider-sandbox', async () => {
       ca: config.tls.ca,
       requestCert: true,
       rejectUnauthorized: false,
+      ...TLS_POLICY,
     },
     configure: (app) => {
       boundRequestBodies(app.getHttpServer() as Server, MAX_BODY_BYTES, envelopeRefusal);
@@ -70,6 +72,10 @@ runMain('provider-sandbox', async () => {
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
 
+  if (config.adminTokenFromEnvironment)
+    log.warn(
+      'SANDBOX_ADMIN_TOKEN is deprecated: pass the admin token as a 0600 SANDBOX_ADMIN_TOKEN_FILE',
+    );
   log.info(
     { issuer: config.issuer, apiBaseUrl: config.apiBaseUrl, audience: config.audience },
     'sandbox ready',
