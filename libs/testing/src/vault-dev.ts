@@ -47,7 +47,7 @@ export async function startVaultDev(options: VaultDevOptions = {}): Promise<Vaul
       ca: tls.ca ?? tls.cert,
     }).catch((err: unknown) =>
       // without a CA the probe only needs the listener up: a certificate error means it is
-      !tls.ca && err instanceof Error && /certificate|self.signed/i.test(err.message)
+      !tls.ca && /certificate|self.signed/i.test(String((err as { message?: unknown }).message))
         ? { status: 200 }
         : undefined,
     );
