@@ -16,6 +16,7 @@ runMain('vault-dev', async () => {
     rootToken: config.VAULT_DEV_ROOT_TOKEN,
     onIssued: issuedSecretsRecorder(config.VAULT_DEV_ISSUED_SECRETS_FILE),
     apiAddr: config.VAULT_DEV_API_ADDR,
+    maxRequestBytes: config.VAULT_DEV_MAX_REQUEST_SIZE,
   });
   const server = await vault.listen(config.VAULT_DEV_PORT, config.VAULT_DEV_HOST, tls);
   const addr = `${tls ? 'https' : 'http'}://${config.VAULT_DEV_HOST}:${config.VAULT_DEV_PORT}`;

@@ -52,6 +52,17 @@ describe('vault-dev over TLS', () => {
     expect(discovery.json.issuer).toBe(`${vault.addr}/v1/identity/oidc`);
   });
 
+  it('starts from just a certificate and key (no CA given to the helper)', async () => {
+    const bare = await startVaultDev({ tls: { cert: pki.server.cert, key: pki.server.key } });
+    try {
+      expect(bare.addr).toMatch(/^https:/);
+      const health = await httpsCall(`${bare.addr}/v1/sys/health`, { ca: pki.caCert });
+      expect(health.status).toBe(200);
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('takes the certificate and key files together or not at all', () => {
     expect(() => readVaultDevConfig({ VAULT_DEV_TLS_CERT_FILE: '/x/tls.crt' })).toThrow(
       /VAULT_DEV_TLS_KEY_FILE: is required when the other TLS file is set/,

@@ -16,6 +16,8 @@ export const readVaultDevConfig = (env: Record<string, string | undefined> = pro
       VAULT_DEV_TLS_KEY_FILE: z.string().min(1).optional(),
       /** Vault's `api_addr` (the identity tokens' issuer); default: the listen address. */
       VAULT_DEV_API_ADDR: z.string().url().optional(),
+      /** a listener's `max_request_size` in bytes (Vault's default: 32 MiB) */
+      VAULT_DEV_MAX_REQUEST_SIZE: setting.positiveInt(32 * 1024 * 1024),
     },
     env,
   );

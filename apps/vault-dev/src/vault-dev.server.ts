@@ -23,7 +23,7 @@ import { KvBackend } from './backends/kv';
 import { LeasesBackend } from './backends/leases';
 import { mountAccessor, SysBackend, type AuthEntry, type MountEntry } from './backends/sys';
 import { TokenBackend } from './backends/token';
-import { readJson } from './request';
+import { logicalPath, MAX_REQUEST_BYTES, readJson, RequestTooLarge } from './request';
 import { Acl, DEFAULT_POLICY, parsePolicy, type PathRule } from './policy';
 import { TokenStore, type Token } from './token-store';
 
@@ -46,6 +46,8 @@ export interface VaultDevOptions {
   onIssued?: (values: string[]) => void;
   /** Vault's `api_addr` (the identity tokens' default issuer); default: the listen address */
   apiAddr?: string;
+  /** a listener's `max_request_size`: larger bodies are refused with 413 (default 32 MiB) */
+  maxRequestBytes?: number;
 }
 
 export class VaultDev {
@@ -68,9 +70,11 @@ export class VaultDev {
   private apiAddr: string;
   private readonly now: () => number;
   private readonly onIssued: (values: string[]) => void;
+  private readonly maxRequestBytes: number;
 
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
     this.onIssued = options.onIssued ?? (() => undefined);
     this.apiAddr = options.apiAddr ?? '';
     const identity = new IdentityStore(this.now);
@@ -140,10 +144,9 @@ export class VaultDev {
     res.setHeader('Content-Type', 'application/json');
     let token: Token | undefined;
     try {
-      const url = new URL(req.url ?? '/', 'http://vault');
+      const url = parseUrl(req.url);
       if (!url.pathname.startsWith('/v1/')) throw notFound();
-      let path = decodeURIComponent(url.pathname.slice(4));
-      const body = await readJson(req);
+      let path = logicalPath(url.pathname);
       const method = req.method ?? 'GET';
       const isList =
         method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true');
@@ -157,7 +160,17 @@ export class VaultDev {
       else if (method === 'POST' || method === 'PUT')
         op = mounted?.route.exists?.(mounted) === false ? 'create' : 'update';
       else if (method === 'DELETE') op = 'delete';
+      else if (
+        method === 'PATCH' &&
+        !/^application\/merge-patch\+json/i.test(req.headers['content-type'] ?? '')
+      )
+        throw new VaultError(415, [
+          `PATCH requires Content-Type of application/merge-patch+json, provided ${req.headers['content-type'] ?? ''}`,
+        ]);
       else throw new VaultError(405, ['unsupported operation']);
+      // only writes carry a body; it is bounded before it is parsed
+      const body =
+        op === 'create' || op === 'update' ? await readJson(req, this.maxRequestBytes) : {};
       for (const [k, v] of url.searchParams) if (k !== 'list') body[k] ??= v;
 
       token = this.authenticate(req, path, op, mounted?.route);
@@ -176,6 +189,7 @@ export class VaultDev {
       this.reply(req, res, path, backend, reply);
     } catch (err) {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
+      if (e instanceof RequestTooLarge) this.closeAfter(req, res);
       this.respond(res, e.status, e.body ?? { errors: e.errors });
     } finally {
       if (token && this.lastUses.delete(token.id)) this.tokens.revoke(token.id);
@@ -210,6 +224,24 @@ export class VaultDev {
       return;
     }
     this.respond(res, reply.status ?? 200, envelope);
+  }
+
+  /**
+   * After a 413 the rest of the body is never read into memory. Like Go's `closeWriteAndWait`
+   * (which Vault's listener gets from net/http), the close lingers: the write side is shut
+   * after the answer and what the client still sends is discarded for a moment, so the client
+   * reads the 413 instead of a connection reset.
+   */
+  private closeAfter(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    res.setHeader('Connection', 'close');
+    req.on('error', () => undefined); // the client may reset mid-upload: nothing to do
+    socket.destroySoon = () => {
+      socket.end();
+      socket.resume();
+      req.resume(); // no listener: dropped
+      setTimeout(() => socket.destroy(), 500).unref();
+    };
   }
 
   private respond(res: ServerResponse, status: number, body: unknown) {
@@ -337,5 +369,13 @@ export class VaultDev {
         wrapped_accessor: wrappedAccessor,
       },
     };
+  }
+}
+
+function parseUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://vault');
+  } catch {
+    throw new VaultError(400, ['invalid request URL']);
   }
 }

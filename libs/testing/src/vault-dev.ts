@@ -22,6 +22,8 @@ export interface VaultDevOptions {
    * include 127.0.0.1). `ca`, when given, is the trust anchor for the readiness probe.
    */
   tls?: { cert: string; key: string; ca?: string };
+  /** the listener's `max_request_size` in bytes */
+  maxRequestSize?: number;
 }
 
 /** Spawns vault-dev (the Vault-API-compatible dev server) on a free port. */
@@ -45,7 +47,7 @@ export async function startVaultDev(options: VaultDevOptions = {}): Promise<Vaul
       ca: tls.ca ?? tls.cert,
     }).catch((err: unknown) =>
       // without a CA the probe only needs the listener up: a certificate error means it is
-      !tls.ca && err instanceof Error && /certificate|self.signed/i.test(err.message)
+      !tls.ca && /certificate|self.signed/i.test(String((err as { message?: unknown }).message))
         ? { status: 200 }
         : undefined,
     );
@@ -59,6 +61,9 @@ export async function startVaultDev(options: VaultDevOptions = {}): Promise<Vaul
       VAULT_DEV_PORT: String(port),
       VAULT_DEV_ROOT_TOKEN: rootToken,
       ...tlsEnv,
+      ...(options.maxRequestSize
+        ? { VAULT_DEV_MAX_REQUEST_SIZE: String(options.maxRequestSize) }
+        : {}),
       ...issuedSecretsEnv('VAULT_DEV_ISSUED_SECRETS_FILE'),
     },
     ready: health,
