@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
-import { renderRedisAcl } from '@lpi/messaging';
+import { loadBullmqScripts, renderRedisAcl } from '@lpi/messaging';
 import {
   createDevPki,
   freePort,
@@ -113,6 +113,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       acl: renderRedisAcl({ passwords: boot.redisPasswords, admin: redisAdmin }),
       adminUser: redisAdmin,
       appendOnly: true,
+      // the operator step after every (re)start: services may only EVALSHA (ADR 0018)
+      afterStart: loadBullmqScripts,
     });
     started.push(redis);
 

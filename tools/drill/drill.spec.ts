@@ -1,13 +1,34 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { runDrill, type DrillResult } from './drill';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
+const ROOT = join(__dirname, '..', '..');
+const tracked = join(ROOT, 'docs', 'blast-radius.md');
+let before: { text: string; mtimeMs: number };
 let result: DrillResult;
 beforeAll(async () => {
-  result = await runDrill({ print: () => undefined, writeOutputs: false });
+  before = { text: readFileSync(tracked, 'utf8'), mtimeMs: statSync(tracked).mtimeMs };
+  result = await runDrill({ print: () => undefined });
 });
 
 describe('breach drill', () => {
+  it('writes no tracked file (only the `npm run drill` command writes the report)', () => {
+    expect(readFileSync(tracked, 'utf8')).toBe(before.text);
+    expect(statSync(tracked).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('has an observed verdict on every row: allow or deny, never a written-in result', () => {
+    for (const r of result.rows) {
+      expect(['allow', 'deny']).toContain(r.expected);
+      expect(r.ok).toBe(
+        r.expected === 'allow' ? r.actual.startsWith('allowed') : !r.actual.startsWith('allowed'),
+      );
+    }
+  });
+
   it('holds every expectation of the access matrix at every layer', () => {
     expect(result.failures).toEqual([]);
   });
@@ -42,6 +63,38 @@ describe('breach drill', () => {
     );
     expect(stolen.length).toBeGreaterThanOrEqual(3);
     expect(stolen.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
+  });
+
+  it("a sibling's looted secret or key never gets a token over another service's certificate (fixed for payments:write)", () => {
+    const sibling = result.rows.filter(
+      (r) =>
+        r.layer === 'mtls' &&
+        /over own certificate|over \S+'s certificate \(token/.test(r.capability),
+    );
+    // every ordered pair of services, both directions
+    expect(sibling.length).toBe(SERVICE_NAMES.length * (SERVICE_NAMES.length - 1) * 2);
+    expect(sibling.every((r) => r.expected === 'deny' && r.ok)).toBe(true);
+    const money = sibling.filter((r) => r.fixed);
+    expect(money.map((r) => r.capability).join('\n')).toMatch(
+      /payment-service's client secret over own certificate \(token with payments:write/,
+    );
+    expect(money.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
+  });
+
+  it('no compromised service can run, load or register its own Lua (fixed)', () => {
+    const lua = result.rows.filter(
+      (r) => r.layer === 'redis' && /EVAL|SCRIPT LOAD|FUNCTION LOAD/.test(r.capability),
+    );
+    expect(lua).toHaveLength(SERVICE_NAMES.length * 3);
+    expect(lua.every((r) => r.fixed && r.expected === 'deny' && r.ok)).toBe(true);
+    expect(lua.every((r) => r.actual === 'denied: NOPERM')).toBe(true);
+  });
+
+  it('every edge answers an oversized and a malformed body with a 4xx in its own format and stays up', () => {
+    const edge = result.rows.filter((r) => r.layer === 'edge');
+    // 4 services, vault-dev, the token endpoint, the payments API; two requests each
+    expect(edge).toHaveLength(SERVICE_NAMES.length * 7 * 2);
+    expect(edge.filter((r) => !r.ok)).toEqual([]);
   });
 
   it('the incident drill locks the attacker out while the real service keeps working', () => {

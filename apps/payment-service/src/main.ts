@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { startIntegrationService } from '@lpi/integration-runtime';
 import { runMain } from '@lpi/service-bootstrap';
-import { PaymentsModule } from './payments.module';
+import { AppModule, SERVICE } from './app.module';
 
-runMain('payment-service', () => startIntegrationService('payment-service', () => PaymentsModule));
+runMain(SERVICE, () => startIntegrationService(SERVICE, AppModule));

@@ -50,6 +50,11 @@ const registration = z.strictObject({
     'private_key_jwt',
   ]),
   tls_client_auth_subject_dn: z.string().max(200).optional(),
+  tls_client_certificate_thumbprints: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url SHA-256 thumbprint'))
+    .min(1)
+    .max(2)
+    .optional(),
   jwks: z
     .strictObject({
       keys: z
@@ -119,6 +124,13 @@ export class AdminController {
   retire(@Param('id') id: string) {
     this.state.registry.retirePreviousSecret(id);
     this.state.log.info({ client_id: id }, 'previous client secret retired');
+  }
+
+  @Post('clients/:id/revoke-tokens')
+  @HttpCode(204)
+  revokeTokens(@Param('id') id: string) {
+    this.state.registry.revokeClientTokens(id);
+    this.state.log.warn({ client_id: id }, 'every token issued to the client so far revoked');
   }
 
   @Post('clients/:id/disable')

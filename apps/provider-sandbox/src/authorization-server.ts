@@ -5,6 +5,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PROVIDER_SCOPES } from '@lpi/access-matrix';
 import type { ClientRegistry } from './client-registry';
+import { MAX_BODY_BYTES, boundRequestBodies, oauthRefusal } from './edge-bounds';
 import type { FaultState } from './faults';
 import type { SandboxConfig } from './sandbox.config';
 
@@ -13,6 +14,8 @@ interface RefreshRecord {
   scope: string;
   x5t?: string;
   expiresAt: number;
+  /** unix seconds, for the admin API's per-client revocation */
+  issuedAt: number;
 }
 
 const thumbprint = (cert: X509Certificate) =>
@@ -27,6 +30,24 @@ function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
   const socket = ctx.req.socket as TLSSocket;
   if (!socket.authorized) return undefined;
   return socket.getPeerX509Certificate?.() ?? undefined;
+}
+
+/**
+ * The certificate a token may be bound to: the verified peer certificate, and only if it
+ * belongs to the client that authenticated (RFC 8705 §2.1.2), whatever the auth method. Found
+ * by an outside attacker: payment-service's secret over a TLS session with reporting-service's
+ * certificate got a payments:write token bound to reporting-service's certificate.
+ */
+function bindableCertificate(
+  ctx: KoaContextWithOIDC,
+  registry: ClientRegistry,
+): X509Certificate | undefined {
+  const cert = peerCertificate(ctx);
+  const clientId = ctx.oidc.client?.clientId;
+  if (!cert || !clientId) return undefined;
+  if (!registry.certificateBelongs(clientId, cert))
+    throw new errors.InvalidClientAuth('client certificate does not belong to the client');
+  return cert;
 }
 
 /**
@@ -125,7 +146,7 @@ export function createAuthorizationServer(
         enabled: true,
         certificateBoundAccessTokens: true,
         tlsClientAuth: true,
-        getCertificate: (ctx: KoaContextWithOIDC) => peerCertificate(ctx),
+        getCertificate: (ctx: KoaContextWithOIDC) => bindableCertificate(ctx, registry),
         certificateAuthorized: (ctx: KoaContextWithOIDC) =>
           (ctx.req.socket as TLSSocket).authorized === true,
         certificateSubjectMatches: (
@@ -134,8 +155,9 @@ export function createAuthorizationServer(
           expected: string,
         ) => {
           const cert = peerCertificate(ctx);
-          if (!cert || property !== 'tls_client_auth_subject_dn') return false;
-          return cert.subject.split('\n').join(',') === expected;
+          const clientId = ctx.oidc.client?.clientId;
+          if (!cert || !clientId || property !== 'tls_client_auth_subject_dn') return false;
+          return Boolean(expected) && registry.certificateBelongs(clientId, cert);
         },
       },
     },
@@ -155,6 +177,10 @@ export function createAuthorizationServer(
         refreshTokens.delete(presented);
         throw new errors.InvalidGrant('refresh token has expired');
       }
+      if (registry.revokedSince(record.clientId, record.issuedAt)) {
+        refreshTokens.delete(presented);
+        throw new errors.InvalidGrant('refresh token was revoked');
+      }
       const registered: readonly string[] = registry.active(client.clientId)?.scopes ?? [];
       if (record.scope.split(' ').some((s) => s && !registered.includes(s))) {
         throw new errors.InvalidGrant(
@@ -165,6 +191,8 @@ export function createAuthorizationServer(
       if (record.x5t && (!cert || thumbprint(cert) !== record.x5t)) {
         throw new errors.InvalidGrant('refresh token is bound to another client certificate');
       }
+      if (cert && !registry.certificateBelongs(client.clientId, cert))
+        throw new errors.InvalidClientAuth('client certificate does not belong to the client');
       const token = new provider.ClientCredentials({ client, scope: record.scope });
       token.resourceServer = new provider.ResourceServer(config.audience, resourceServerInfo);
       if (cert) token.setThumbprint('x5t', cert);
@@ -198,6 +226,24 @@ export function createAuthorizationServer(
   provider.on('server_error', (_ctx: unknown, err: Error) =>
     log.error({ err }, 'authorization server error'),
   );
+
+  provider.use(async (ctx, next) => {
+    const served = SERVED[ctx.path];
+    if (!served || !served.includes(ctx.method)) {
+      // a client-credentials server: oidc-provider's other routes (/auth, /me, /session/end...)
+      // are not served; wrong method on a served path is 405
+      ctx.status = served ? 405 : 404;
+      if (served) ctx.set('Allow', served.join(', '));
+      ctx.body = { error: 'invalid_request', error_description: 'no such endpoint' };
+      return;
+    }
+    try {
+      await next();
+    } catch (err) {
+      oauthError(ctx, err, log);
+    }
+    if (ctx.path === DISCOVERY && ctx.status === 200) ctx.body = servedMetadata(ctx.body);
+  });
 
   // before oidc-provider: fault injection, rotation window; after: refresh token issuance
   provider.use(async (ctx, next) => {
@@ -258,6 +304,7 @@ export function createAuthorizationServer(
           scope: String(body.scope ?? ''),
           x5t: cert ? thumbprint(cert) : undefined,
           expiresAt: Date.now() + config.SANDBOX_REFRESH_TOKEN_TTL_SECONDS * 1000,
+          issuedAt: Math.floor(Date.now() / 1000),
         });
         registry.onIssued([value]);
         ctx.body = { ...body, refresh_token: value };
@@ -275,7 +322,73 @@ export function createAuthorizationServer(
     },
     provider.callback(),
   );
+  boundRequestBodies(server, MAX_BODY_BYTES, oauthRefusal);
   return { provider, server };
+}
+
+const DISCOVERY = '/.well-known/openid-configuration';
+const SERVED: Record<string, string[]> = {
+  [DISCOVERY]: ['GET', 'HEAD'],
+  '/jwks': ['GET', 'HEAD'],
+  '/token': ['POST'],
+};
+
+/** Discovery lists only what this server serves (RFC 8414 §2; issue 16 item 5). */
+function servedMetadata(body: unknown): Record<string, unknown> {
+  const m = body as Record<string, unknown>;
+  const keep = [
+    'issuer',
+    'token_endpoint',
+    'jwks_uri',
+    'scopes_supported',
+    'response_types_supported',
+    'grant_types_supported',
+    'token_endpoint_auth_methods_supported',
+    'token_endpoint_auth_signing_alg_values_supported',
+    'tls_client_certificate_bound_access_tokens',
+  ];
+  return Object.fromEntries(keep.filter((k) => m[k] !== undefined).map((k) => [k, m[k]] as const));
+}
+
+/**
+ * Errors our own middleware throws (before oidc-provider's error handling) in RFC 6749 §5.2
+ * form: Koa's default would answer `text/plain`, and a non-OAuth error would be a bare 500.
+ */
+function oauthError(ctx: KoaContextWithOIDC, err: unknown, log: Logger): void {
+  if (ctx.req.socket.destroyed || (ctx as unknown as { headerSent?: boolean }).headerSent) return;
+  const e = err as { status?: number; error?: string; error_description?: string };
+  if (e.error && e.status && e.status < 500) {
+    ctx.status = e.status;
+    ctx.body = { error: e.error, error_description: e.error_description ?? e.error };
+    return;
+  }
+  log.error({ err }, 'authorization server error');
+  ctx.status = 500;
+  ctx.body = { error: 'server_error', error_description: 'unexpected error' };
+}
+
+/** `application/x-www-form-urlencoded`, refusing a repeated parameter (RFC 6749 §3.1). */
+function parseForm(raw: string): Record<string, string> {
+  const form = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (form.has(k))
+      throw new errors.InvalidRequest(`parameter '${k.slice(0, 40)}' must not be repeated`);
+    form.set(k, v);
+  }
+  return Object.fromEntries(form);
+}
+
+/** RFC 6749 §2.3.1: both halves of a Basic credential are form-urlencoded. */
+function decodeBasic(header: string): { id: string; secret: string } {
+  const decoded = Buffer.from(header.slice(6), 'base64').toString();
+  const sep = decoded.indexOf(':');
+  try {
+    if (sep < 0) throw new Error('no separator');
+    const part = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { id: part(decoded.slice(0, sep)), secret: part(decoded.slice(sep + 1)) };
+  } catch {
+    throw new errors.InvalidRequest('invalid authorization header value format');
+  }
 }
 
 /**
@@ -295,18 +408,20 @@ async function preAuthenticate(
     ctx.req.setEncoding('utf8');
     ctx.req.on('data', (chunk: string) => {
       data += chunk;
-      if (data.length > 64 * 1024) reject(new errors.InvalidRequest('request body too large'));
+      // edge-bounds.ts stops the socket first; this keeps the reader bounded on its own
+      if (data.length > MAX_BODY_BYTES) {
+        ctx.req.removeAllListeners('data');
+        reject(new errors.InvalidRequest('request body too large'));
+      }
     });
     ctx.req.on('end', () => resolve(data));
     ctx.req.on('error', reject);
+    ctx.req.on('close', () => reject(new errors.InvalidRequest('request body incomplete')));
   });
-  const form = Object.fromEntries(new URLSearchParams(raw));
+  const form = parseForm(raw);
   const auth = ctx.get('authorization');
   if (auth.startsWith('Basic ')) {
-    const decoded = Buffer.from(auth.slice(6), 'base64').toString();
-    const sep = decoded.indexOf(':');
-    const id = decodeURIComponent(decoded.slice(0, sep));
-    const secret = decodeURIComponent(decoded.slice(sep + 1));
+    const { id, secret } = decodeBasic(auth);
     const method = registry.active(id)?.token_endpoint_auth_method;
     if (method && method !== 'client_secret_basic') return id;
     if (registry.matchSecret(id, secret) === 'previous') {

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import { clientSecretForms } from '@lpi/service-bootstrap';
 import {
   PROVIDER_SCOPES,
@@ -24,15 +24,25 @@ export interface ClientRegistration {
   tls_client_auth_subject_dn?: string;
   /** private_key_jwt: the client's public keys (two during a key rotation). */
   jwks?: { keys: PublicJwk[] };
+  /**
+   * RFC 8705 binding, for every auth method: the x5t#S256 of the client's certificate (two
+   * during a certificate rotation: current and next). Sandbox extension; when absent, the
+   * subject DN alone decides which certificates belong to the client.
+   */
+  tls_client_certificate_thumbprints?: string[];
   refresh_tokens?: boolean;
   certificate_bound?: boolean;
 }
 
 interface ClientRecord extends Required<
-  Omit<ClientRegistration, 'tls_client_auth_subject_dn' | 'jwks'>
+  Omit<
+    ClientRegistration,
+    'tls_client_auth_subject_dn' | 'jwks' | 'tls_client_certificate_thumbprints'
+  >
 > {
   client_id: string;
   tls_client_auth_subject_dn?: string;
+  tls_client_certificate_thumbprints?: string[];
   jwks?: { keys: PublicJwk[] };
   secrets: { current: string; previous?: string };
   disabled: boolean;
@@ -61,6 +71,7 @@ export class ClientRegistry {
       scopes: [...new Set(reg.scopes)].sort() as ProviderScope[],
       token_endpoint_auth_method: reg.token_endpoint_auth_method,
       tls_client_auth_subject_dn: reg.tls_client_auth_subject_dn,
+      tls_client_certificate_thumbprints: reg.tls_client_certificate_thumbprints,
       jwks: reg.jwks,
       refresh_tokens: reg.refresh_tokens ?? false,
       certificate_bound: reg.certificate_bound ?? true,
@@ -101,6 +112,21 @@ export class ClientRegistry {
 
   retirePreviousSecret(clientId: string): void {
     this.require(clientId).secrets.previous = undefined;
+  }
+
+  // client_id -> unix seconds: tokens of the client issued at or before it are revoked
+  private readonly tokensRevokedAt = new Map<string, number>();
+
+  /** Incident hook: every access and refresh token issued to the client so far stops working. */
+  revokeClientTokens(clientId: string): void {
+    this.require(clientId);
+    this.tokensRevokedAt.set(clientId, Math.floor(Date.now() / 1000));
+  }
+
+  /** Whether a token of the client issued at `issuedAt` (unix seconds) was revoked since. */
+  revokedSince(clientId: string, issuedAt: number): boolean {
+    const at = this.tokensRevokedAt.get(clientId);
+    return at !== undefined && issuedAt <= at;
   }
 
   disable(clientId: string): void {
@@ -148,6 +174,21 @@ export class ClientRegistry {
     return undefined;
   }
 
+  /**
+   * Whether a (CA-verified) certificate belongs to this client (RFC 8705 §2.1.2): its subject
+   * is the registered subject DN, `CN=<client_id>` when none is registered (one certificate per
+   * service, named after it), and, if thumbprints are registered, it is one of them.
+   */
+  certificateBelongs(clientId: string, cert: X509Certificate): boolean {
+    const c = this.active(clientId);
+    if (!c) return false;
+    if (!sameDn(cert.subject, c.tls_client_auth_subject_dn ?? `CN=${clientId}`)) return false;
+    const pinned = c.tls_client_certificate_thumbprints;
+    if (!pinned?.length) return true;
+    const presented = createHash('sha256').update(cert.raw).digest('base64url');
+    return pinned.some((t) => equalSecrets(t, presented));
+  }
+
   /** Client metadata in oidc-provider's format. */
   metadata(clientId: string): Record<string, unknown> | undefined {
     const c = this.active(clientId);
@@ -179,6 +220,22 @@ export class ClientRegistry {
   }
 }
 
+/** Node prints RDNs one per line, most significant first; RFC 4514 strings use either order. */
+function sameDn(nodeSubject: string, registered: string): boolean {
+  const norm = (parts: string[]) =>
+    parts
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => {
+        const i = p.indexOf('=');
+        return `${p.slice(0, i).trim().toUpperCase()}=${p.slice(i + 1).trim()}`;
+      });
+  const actual = norm(nodeSubject.split('\n'));
+  const expected = norm(registered.split(','));
+  const eq = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return eq(actual, expected) || eq(actual, [...expected].reverse());
+}
+
 function validateRegistration(clientId: string, reg: ClientRegistration): void {
   const bad = (message: string) =>
     new AppError(400, 'invalid_request_error', 'invalid_registration', message);
@@ -198,6 +255,14 @@ function validateRegistration(clientId: string, reg: ClientRegistration): void {
     );
   if (reg.token_endpoint_auth_method === 'tls_client_auth' && !reg.tls_client_auth_subject_dn)
     throw bad('tls_client_auth needs tls_client_auth_subject_dn');
+  const pins = reg.tls_client_certificate_thumbprints;
+  if (
+    pins &&
+    (pins.length < 1 || pins.length > 2 || pins.some((t) => !/^[A-Za-z0-9_-]{43}$/.test(t)))
+  )
+    throw bad(
+      'tls_client_certificate_thumbprints needs one x5t#S256 (two during a certificate rotation)',
+    );
   if (reg.token_endpoint_auth_method === 'private_key_jwt') {
     const keys = reg.jwks?.keys ?? [];
     if (keys.length === 0 || keys.length > 2)

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+import type { Server } from 'node:https';
 import { exportJWK, generateKeyPair } from 'jose';
 import { createLogger, issuedSecretsRecorder, runMain, startService } from '@lpi/service-bootstrap';
 import { createAuthorizationServer } from './authorization-server';
 import { ClientRegistry } from './client-registry';
+import { MAX_BODY_BYTES, boundRequestBodies, envelopeRefusal, refuseDeepJson } from './edge-bounds';
 import { FaultState } from './faults';
 import { IdempotencyStore, Ledger, RateLimiter } from './ledger';
 import { readSandboxConfig } from './sandbox.config';
@@ -53,6 +55,10 @@ runMain('provider-sandbox', async () => {
       ca: config.tls.ca,
       requestCert: true,
       rejectUnauthorized: false,
+    },
+    configure: (app) => {
+      boundRequestBodies(app.getHttpServer() as Server, MAX_BODY_BYTES, envelopeRefusal);
+      app.use(refuseDeepJson);
     },
   });
 

@@ -27,6 +27,8 @@ declare module 'oidc-provider' {
     InvalidTarget: ErrorCtor;
     InvalidGrant: ErrorCtor;
     InvalidRequest: ErrorCtor;
+    /** 401 invalid_client; the argument is the detail (logged, not sent). */
+    InvalidClientAuth: new (detail?: string) => OIDCError;
   };
 
   interface AccessTokenLike {

@@ -708,6 +708,7 @@ describe('admin API, registration changes and fault injection', () => {
     const reg = {
       scopes: ['payments:read', 'transactions:read'],
       token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_auth_subject_dn: 'CN=payment-service',
       refresh_tokens: true,
     };
     const created = await adminCall('PUT', '/clients/narrowed-client', reg);
@@ -759,6 +760,7 @@ describe('admin API, registration changes and fault injection', () => {
     const r = await sb.admin.registerClient('disabled-refresher', {
       scopes: ['transactions:read'],
       token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_auth_subject_dn: 'CN=reporting-service',
       refresh_tokens: true,
     });
     secrets['disabled-refresher'] = r.client_secret!;
@@ -853,6 +855,7 @@ describe('payments API request hygiene', () => {
     const r = await sb.admin.registerClient('two-scope-client', {
       scopes: ['payments:write', 'webhooks:manage'],
       token_endpoint_auth_method: 'client_secret_basic',
+      tls_client_auth_subject_dn: 'CN=payment-service',
     });
     secrets['two-scope-client'] = r.client_secret!;
     const pair = cert('payment-service');

@@ -161,7 +161,11 @@ export class TokenGuard implements CanActivate {
 
     const client = this.state.registry.active(claims.client_id);
     if (!client) throw invalidToken('client is disabled');
-    if (this.state.registry.isRevoked(claims.jti)) throw invalidToken('token revoked');
+    if (
+      this.state.registry.isRevoked(claims.jti) ||
+      this.state.registry.revokedSince(claims.client_id, claims.iat ?? 0)
+    )
+      throw invalidToken('token revoked');
 
     const bound = claims.cnf?.['x5t#S256'];
     const socket = req.socket as TLSSocket;
@@ -170,6 +174,10 @@ export class TokenGuard implements CanActivate {
       const presented = peerThumbprint(socket);
       if (!presented) throw invalidToken('client certificate required');
       if (presented !== bound) throw invalidToken('certificate thumbprint mismatch');
+      // defence in depth: even a token bound at issuance is only good with the client's own cert
+      const peer = socket.getPeerX509Certificate?.();
+      if (!peer || !this.state.registry.certificateBelongs(claims.client_id, peer))
+        throw invalidToken('client certificate does not belong to the client');
     }
     return claims;
   }

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { startIntegrationService } from '@lpi/integration-runtime';
 import { runMain } from '@lpi/service-bootstrap';
-import { RefundsModule } from './refunds.module';
+import { AppModule, SERVICE } from './app.module';
 
-runMain('refund-service', () => startIntegrationService('refund-service', () => RefundsModule));
+runMain(SERVICE, () => startIntegrationService(SERVICE, AppModule));

@@ -1,8 +1,6 @@
 import 'reflect-metadata';
 import { startIntegrationService } from '@lpi/integration-runtime';
 import { runMain } from '@lpi/service-bootstrap';
-import { ReportsModule } from './reports.module';
+import { AppModule, SERVICE } from './app.module';
 
-runMain('reporting-service', () =>
-  startIntegrationService('reporting-service', () => ReportsModule),
-);
+runMain(SERVICE, () => startIntegrationService(SERVICE, AppModule));

@@ -1,15 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { issuedSecretsRecorder, runMain } from '@lpi/service-bootstrap';
 import { readVaultDevConfig } from './vault-dev.config';
 import { VaultDev } from './vault-dev.server';
 
 runMain('vault-dev', async () => {
   const config = readVaultDevConfig();
+  const tls =
+    config.VAULT_DEV_TLS_CERT_FILE && config.VAULT_DEV_TLS_KEY_FILE
+      ? {
+          cert: readFileSync(config.VAULT_DEV_TLS_CERT_FILE, 'utf8'),
+          key: readFileSync(config.VAULT_DEV_TLS_KEY_FILE, 'utf8'),
+        }
+      : undefined;
   const vault = new VaultDev({
     rootToken: config.VAULT_DEV_ROOT_TOKEN,
     onIssued: issuedSecretsRecorder(config.VAULT_DEV_ISSUED_SECRETS_FILE),
+    apiAddr: config.VAULT_DEV_API_ADDR,
   });
-  const server = await vault.listen(config.VAULT_DEV_PORT, config.VAULT_DEV_HOST);
-  const addr = `http://${config.VAULT_DEV_HOST}:${config.VAULT_DEV_PORT}`;
+  const server = await vault.listen(config.VAULT_DEV_PORT, config.VAULT_DEV_HOST, tls);
+  const addr = `${tls ? 'https' : 'http'}://${config.VAULT_DEV_HOST}:${config.VAULT_DEV_PORT}`;
   process.stdout.write(
     [
       '',

@@ -224,6 +224,21 @@ describe('Kubernetes auth against a TokenReview endpoint', () => {
       });
       expect(ok.status).toBe(200);
       expect(ok.body.auth.policies).toEqual(['default', 'payment-service']);
+      // one service account, one entity: a second login links to the same one (sub is stable)
+      expect(ok.body.auth.entity_id).toMatch(/^[0-9a-f-]{36}$/);
+      const again = await call('POST', 'auth/kubernetes/login', undefined, {
+        role: 'payment-service',
+        jwt: 'sa-payment',
+      });
+      expect(again.body.auth.entity_id).toBe(ok.body.auth.entity_id);
+      const entity = await call('GET', `identity/entity/id/${ok.body.auth.entity_id}`, root);
+      expect(entity.body.data.aliases[0]).toMatchObject({
+        mount_type: 'kubernetes',
+        metadata: {
+          service_account_name: 'payment-service',
+          service_account_namespace: 'payments',
+        },
+      });
       expect(
         (await call('GET', secretDataPathOf('payment-service'), ok.body.auth.client_token)).status,
       ).toBe(200);

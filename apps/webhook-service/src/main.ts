@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { startIntegrationService } from '@lpi/integration-runtime';
 import { runMain } from '@lpi/service-bootstrap';
-import { WebhooksModule } from './webhooks.module';
+import { AppModule, SERVICE } from './app.module';
 
-runMain('webhook-service', () => startIntegrationService('webhook-service', () => WebhooksModule));
+runMain(SERVICE, () => startIntegrationService(SERVICE, AppModule));

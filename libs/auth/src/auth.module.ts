@@ -1,4 +1,10 @@
-import { type DynamicModule, Module, type OnModuleDestroy, Inject } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Module,
+  type ModuleMetadata,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { CredentialSet, type ClientCredential, type TokenEndpointAuthMethod } from './credentials';
@@ -18,48 +24,70 @@ export interface ServiceAuthOptions {
   refresh?: Partial<RefreshPolicy>;
   metricsRegistry?: Registry;
   logger?: Logger;
+  /** The benchmark baseline (see `ProviderClient`); never in production. */
+  fixedToken?: boolean;
 }
 
-export const CREDENTIALS = Symbol('CREDENTIALS');
+export interface ServiceAuthAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: (string | symbol | (abstract new (...args: never[]) => unknown))[];
+  useFactory: (...deps: never[]) => ServiceAuthOptions | Promise<ServiceAuthOptions>;
+}
 
-/** Gives a service its token manager, its credential set (to rotate) and its provider client. */
+/** The credential set the token manager reads; rotation updates it in place. */
+export const CREDENTIALS = Symbol('CREDENTIALS');
+const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
+
+/**
+ * Gives a service its token manager, its credential set (to rotate) and its provider client.
+ * The token manager stops (timers, TLS agents) when the app shuts down, after jobs drained.
+ */
 @Module({})
-export class AuthModule implements OnModuleDestroy {
+export class AuthModule implements OnApplicationShutdown {
   constructor(@Inject(TokenManager) private readonly tokens: TokenManager) {}
 
   static forService(options: ServiceAuthOptions): DynamicModule {
-    const credentials = new CredentialSet(options.credential);
-    const tokens = new TokenManager({
-      issuer: options.issuer,
-      caCert: options.caCert,
-      clients: [
-        {
-          name: options.clientName,
-          credentials,
-          scopes: options.scopes,
-          authMethod: options.authMethod,
-        },
-      ],
-      refresh: options.refresh,
-      metrics: new TokenMetrics(options.metricsRegistry),
-      logger: options.logger,
-    });
+    return this.forServiceAsync({ useFactory: () => options });
+  }
+
+  /** As `forService`, with the options (credential from Vault, config) built at start-up. */
+  static forServiceAsync(options: ServiceAuthAsyncOptions): DynamicModule {
     return {
       module: AuthModule,
-      global: true,
+      imports: options.imports ?? [],
       providers: [
-        { provide: TokenManager, useValue: tokens },
-        { provide: CREDENTIALS, useValue: credentials },
+        { provide: AUTH_OPTIONS, inject: options.inject ?? [], useFactory: options.useFactory },
+        {
+          provide: CREDENTIALS,
+          inject: [AUTH_OPTIONS],
+          useFactory: (o: ServiceAuthOptions) => new CredentialSet(o.credential),
+        },
+        {
+          provide: TokenManager,
+          inject: [AUTH_OPTIONS, CREDENTIALS],
+          useFactory: (o: ServiceAuthOptions, credentials: CredentialSet) =>
+            new TokenManager({
+              issuer: o.issuer,
+              caCert: o.caCert,
+              clients: [
+                { name: o.clientName, credentials, scopes: o.scopes, authMethod: o.authMethod },
+              ],
+              refresh: o.refresh,
+              metrics: new TokenMetrics(o.metricsRegistry),
+              logger: o.logger,
+            }),
+        },
         {
           provide: ProviderClient,
-          useValue: new ProviderClient(tokens, options.clientName, options.apiBaseUrl),
+          inject: [AUTH_OPTIONS, TokenManager],
+          useFactory: (o: ServiceAuthOptions, tokens: TokenManager) =>
+            new ProviderClient(tokens, o.clientName, o.apiBaseUrl, { fixedToken: o.fixedToken }),
         },
       ],
       exports: [TokenManager, CREDENTIALS, ProviderClient],
     };
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.tokens.close();
   }
 }

@@ -6,7 +6,6 @@ import {
   isRedisUnavailable,
   type JobData,
   type JobStatus,
-  type Messaging,
   type Producer,
 } from '@lpi/messaging';
 import { AppError, badRequest } from '@lpi/service-bootstrap';
@@ -48,18 +47,23 @@ export async function enqueueRequest<Q extends QueueName>(
     // Redis unreachable (producers fail fast): nothing was accepted, and a retry is safe
     if (isRedisUnavailable(err))
       throw queueUnavailable(`the request could not be queued; retry it with the same ${key}`);
+    // the HTTP edge validates first; these are its last line, never a 500
+    if (err instanceof MessagingError && err.code === 'SECRET_IN_PAYLOAD')
+      throw badRequest('sensitive_value_refused', err.message);
+    if (err instanceof MessagingError && err.code === 'CONTRACT_VIOLATION')
+      throw badRequest('invalid_parameters', err.message);
     throw err;
   }
 }
 
 /** A request's status from its job (see `Messaging.status`); 503 while Redis is unreachable. */
 export async function requestStatus(
-  messaging: Messaging,
+  jobs: { status(queue: QueueName, jobId: string): Promise<JobStatus | undefined> },
   queue: QueueName,
   jobId: string,
 ): Promise<JobStatus | undefined> {
   try {
-    return await messaging.status(queue, jobId);
+    return await jobs.status(queue, jobId);
   } catch (err) {
     if (isRedisUnavailable(err))
       throw queueUnavailable('the status cannot be read right now; retry shortly');
@@ -75,7 +79,7 @@ const queueUnavailable = (message: string) =>
  * (see `toJobError`), so the handler only deals with success.
  */
 export async function callProviderForJob<T>(
-  provider: ProviderClient,
+  provider: Pick<ProviderClient, 'request'>,
   req: ProviderRequest,
 ): Promise<T> {
   let res;

@@ -34,6 +34,12 @@ export function readRuntimeConfig(
       JOB_BACKOFF_CAP_MS: setting.positiveInt(60_000),
       JOB_RETRY_FOR_MS: setting.positiveInt(12 * 3600_000),
       /**
+       * On SIGTERM, how long in-flight jobs get to finish before the workers are closed
+       * anyway (a job cut off runs again elsewhere, under the same provider key). Keep it
+       * below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).
+       */
+      SHUTDOWN_GRACE_MS: setting.positiveInt(20_000),
+      /**
        * `fixed` is the benchmark baseline only: the first token is sent as a fixed header and
        * never refreshed before it fails. Refused when NODE_ENV=production.
        */

@@ -41,13 +41,15 @@ export class RescheduleJobError extends Error {
 
 /**
  * Whether an error means Redis cannot be reached right now (producers fail fast rather than
- * queue commands offline): the caller may answer "retry later" instead of "internal error".
+ * queue commands offline), or is up but its script cache not yet reloaded after a restart
+ * (NOSCRIPT: services may not load scripts themselves, ADR 0018): the caller may answer
+ * "retry later" instead of "internal error".
  */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|^NOSCRIPT /.test(
       `${err.message} ${(err as { code?: string }).code ?? ''}`,
     )
   );

@@ -2,3 +2,4 @@ export * from './contracts';
 export * from './errors';
 export * from './redis-acl';
 export * from './messaging';
+export * from './lua-scripts';

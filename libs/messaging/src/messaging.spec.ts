@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
@@ -16,12 +16,15 @@ import {
 } from '@lpi/access-matrix';
 import { startRedisServer, waitFor, type RedisServer } from '@lpi/testing';
 import {
+  BULLMQ_SCRIPTS,
+  EvalshaOnlyRedis,
   MessagingError,
   PermanentJobError,
   RescheduleJobError,
   createMessaging,
   findSecretShape,
   isRedisUnavailable,
+  loadBullmqScripts,
   renderRedisAcl,
   type JobData,
   type Messaging,
@@ -31,6 +34,7 @@ const passwords = Object.fromEntries(
   SERVICE_NAMES.map((s) => [s, randomBytes(24).toString('base64url')]),
 ) as Record<ServiceName, string>;
 const admin = { username: 'ops-admin', password: randomBytes(24).toString('base64url') };
+const loader = { username: 'script-loader', password: randomBytes(24).toString('base64url') };
 const prefix = `t${randomBytes(4).toString('hex')}`;
 let redis: RedisServer;
 const open: Messaging[] = [];
@@ -84,11 +88,14 @@ const SAMPLES: { [Q in QueueName]: (n: string) => JobData<Q> } = {
 };
 const pay = (n: number) => ({ payment_id: `pay_${n}`, amount: 1000 + n, currency: 'EUR' });
 const aclLog = async () => (await redis.admin().call('ACL', 'LOG')) as unknown[];
+const chunk = (flat: unknown[]) =>
+  flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]] as [unknown, unknown]] : []));
 
 beforeAll(async () => {
   redis = await startRedisServer({
-    acl: renderRedisAcl({ passwords, admin, prefix }),
+    acl: renderRedisAcl({ passwords, admin, scriptLoader: loader, prefix }),
     adminUser: admin,
+    afterStart: loadBullmqScripts,
   });
 });
 afterEach(async () => {
@@ -116,6 +123,11 @@ describe('renderRedisAcl', () => {
       '+debug',
       '+@all',
       '+script',
+      '+eval',
+      '+eval_ro',
+      '+function',
+      '+fcall',
+      '+fcall_ro',
       '+monitor',
     ])
       for (const line of serviceUsers) expect(line.split(/\s+/)).not.toContain(banned);
@@ -302,8 +314,8 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
           .events('payments')
           .then((e) => e.on('failed', (id, why) => resolve(`${id}: ${why}`))),
     );
-    // a producer bypassing the library (same ACL user) writes a job with a float amount
-    const conn = new Redis({
+    // a producer bypassing the library (same ACL user, EVALSHA) writes a job with a float amount
+    const conn = new EvalshaOnlyRedis({
       port: redis.port,
       username: 'payment-service',
       password: passwords['payment-service'],
@@ -369,12 +381,193 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
   });
 });
 
+/** A connection as `user` with stock ioredis, as an attacker holding its password would have. */
+const rawAs = (user: string, password: string, port = redis.port) => {
+  const conn = new Redis({
+    port,
+    username: user,
+    password,
+    maxRetriesPerRequest: 1,
+    disableClientInfo: true,
+    // the loader user may not INFO (ioredis' ready check); nothing else here needs it
+    enableReadyCheck: false,
+  });
+  conn.on('error', () => undefined);
+  return conn;
+};
+const BUSY_LOOP = 'while true do end';
+const BUSY_FUNCTION =
+  "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+
+describe('Lua: a service runs only the BullMQ scripts an operator loaded (ADR 0018)', () => {
+  it.each(SERVICE_NAMES)(
+    'refuses %s any Lua of its own: EVAL, EVAL_RO, SCRIPT, FUNCTION, FCALL',
+    async (service) => {
+      await redis.admin().call('ACL', 'LOG', 'RESET');
+      const conn = rawAs(service, passwords[service]);
+      try {
+        const denied: string[][] = [
+          ['EVAL', BUSY_LOOP, '0'],
+          ['EVAL_RO', BUSY_LOOP, '0'],
+          ['SCRIPT', 'LOAD', BUSY_LOOP],
+          ['SCRIPT', 'FLUSH'],
+          ['SCRIPT', 'KILL'],
+          ['FUNCTION', 'LOAD', BUSY_FUNCTION],
+          ['FUNCTION', 'FLUSH'],
+          ['FCALL', 'spin', '0'],
+          ['FCALL_RO', 'spin', '0'],
+        ];
+        for (const [cmd, ...args] of denied)
+          await expect(conn.call(cmd, ...args)).rejects.toThrow(/^NOPERM/);
+        // EVALSHA runs only what is in the cache, and only operators put anything there
+        const sha = createHash('sha1').update(BUSY_LOOP).digest('hex');
+        await expect(conn.call('EVALSHA', sha, '0')).rejects.toThrow(/^NOSCRIPT/);
+        // stock ioredis under BullMQ sends EVAL first on every socket: refused too
+        const stock = new Queue('payments', { connection: conn, prefix });
+        stock.on('error', () => undefined);
+        if (grantOf(service).queues.produces.includes('payments'))
+          await expect(
+            stock.add('payment.requested', pay(1), { jobId: 'pay_stock' }),
+          ).rejects.toThrow(/NOPERM.*eval/i);
+        await stock.close();
+        // every attempt was denied at Redis and is on record as this user's
+        const log = (await aclLog()) as unknown[][];
+        const entries = log.map((e) => Object.fromEntries(chunk(e)) as Record<string, unknown>);
+        expect(new Set(entries.map((e) => e.username))).toEqual(new Set([service]));
+        expect(new Set(entries.map((e) => e.object))).toEqual(
+          new Set([
+            'eval',
+            'eval_ro',
+            'script|load',
+            'script|flush',
+            'script|kill',
+            'function|load',
+            'function|flush',
+            'fcall',
+            'fcall_ro',
+          ]),
+        );
+        expect(await redis.admin().call('FUNCTION', 'LIST')).toEqual([]);
+        expect(await redis.admin().call('SCRIPT', 'EXISTS', sha)).toEqual([0]);
+      } finally {
+        conn.disconnect();
+        await redis.admin().call('ACL', 'LOG', 'RESET');
+      }
+    },
+  );
+
+  it('lets the script loader load BullMQ scripts and do nothing else', async () => {
+    const conn = rawAs(loader.username, loader.password);
+    try {
+      expect(await loadBullmqScripts(conn)).toEqual({ loaded: 0, total: BULLMQ_SCRIPTS.length });
+      for (const [cmd, ...args] of [
+        ['EVAL', BUSY_LOOP, '0'],
+        ['EVALSHA', BULLMQ_SCRIPTS[0].sha, '0'],
+        ['FUNCTION', 'LOAD', BUSY_FUNCTION],
+        ['SCRIPT', 'FLUSH'],
+        ['GET', `${prefix}:payments:id`],
+        ['KEYS', '*'],
+      ])
+        await expect(conn.call(cmd, ...args)).rejects.toThrow(/^NOPERM/);
+    } finally {
+      conn.disconnect();
+      await redis.admin().call('ACL', 'LOG', 'RESET');
+    }
+  });
+
+  it('finds every script a BullMQ connection defines in the set the loader loads', async () => {
+    const conn = new EvalshaOnlyRedis({
+      port: redis.port,
+      username: 'payment-service',
+      password: passwords['payment-service'],
+      disableClientInfo: true,
+    });
+    const q = new Queue('payments', { connection: conn, prefix });
+    await q.waitUntilReady();
+    const defined = Object.values(conn.scriptsSet as Record<string, { sha: string }>).map(
+      (s) => s.sha,
+    );
+    expect(defined.length).toBeGreaterThan(50);
+    expect(new Set(BULLMQ_SCRIPTS.map((s) => s.sha))).toEqual(new Set(defined));
+    await q.close();
+    conn.disconnect();
+  });
+});
+
+describe('a Redis restart empties the script cache', () => {
+  it('makes producers answer "unavailable" until the loader runs; then every job is delivered', async () => {
+    const durable = await startRedisServer({
+      acl: renderRedisAcl({ passwords, admin, prefix }),
+      adminUser: admin,
+      appendOnly: true,
+      afterStart: loadBullmqScripts,
+    });
+    const errors: string[] = [];
+    const service = createMessaging({
+      service: 'payment-service',
+      redis: { host: '127.0.0.1', port: durable.port, password: passwords['payment-service'] },
+      prefix,
+      backoffMs: 50,
+      lockDurationMs: 2000,
+      stalledIntervalMs: 500,
+      onError: (err) => errors.push(err.message),
+    });
+    const processed: string[] = [];
+    try {
+      service.consume('payments', async (env) => {
+        processed.push(env.data.payment_id);
+      });
+      await service.start();
+      const payments = service.producer('payments');
+      await payments.add(pay(1), { jobId: 'pay_1' });
+      await payments.add(pay(2), { jobId: 'pay_2', delayMs: 1500 });
+      await waitFor('pay_1 processed', async () =>
+        processed.includes('pay_1') ? true : undefined,
+      );
+
+      await durable.restart({ afterStart: false });
+      const admin = durable.admin();
+      expect(await admin.call('SCRIPT', 'EXISTS', BULLMQ_SCRIPTS[0].sha)).toEqual([0]);
+      // once reconnected, an add meets the empty cache: an error the HTTP edge answers 503 to
+      const refused = await waitFor('an add to meet the empty script cache', async () => {
+        const err = await payments.add(pay(3), { jobId: 'pay_3' }).then(
+          () => new Error('added without scripts'),
+          (e: unknown) => e as Error,
+        );
+        return /NOSCRIPT|added/.test(err.message) ? err : undefined;
+      });
+      expect(refused.message).toMatch(/^NOSCRIPT/);
+      expect(isRedisUnavailable(refused)).toBe(true);
+
+      expect(await loadBullmqScripts(admin)).toEqual({
+        loaded: BULLMQ_SCRIPTS.length,
+        total: BULLMQ_SCRIPTS.length,
+      });
+      await payments.add(pay(3), { jobId: 'pay_3' });
+      await waitFor(
+        'the delayed and the new job',
+        async () => (['pay_2', 'pay_3'].every((p) => processed.includes(p)) ? true : undefined),
+        { timeoutMs: 40_000 },
+      );
+      expect([...new Set(processed)].sort()).toEqual(['pay_1', 'pay_2', 'pay_3']);
+      expect(await admin.call('ACL', 'LOG')).toEqual([]);
+      expect(
+        errors.every((m) => /NOSCRIPT|Connection is closed|ECONNREFUSED|ECONNRESET/.test(m)),
+      ).toBe(true);
+    } finally {
+      await service.close().catch(() => undefined);
+      await durable.stop();
+    }
+  });
+});
+
 describe('a Redis restart under the generated ACL (append-only file on)', () => {
   it('keeps every queued job: the AOF replay is not refused by the ACL', async () => {
     const durable = await startRedisServer({
       acl: renderRedisAcl({ passwords, admin, prefix }),
       adminUser: admin,
       appendOnly: true,
+      afterStart: loadBullmqScripts,
     });
     const producer = createMessaging({
       service: 'payment-service',
@@ -425,11 +618,59 @@ describe('a Redis restart under the generated ACL (append-only file on)', () => 
   });
 });
 
+describe('what the connections send at connect (issue 22: Redis 7.2+)', () => {
+  it('sends no CLIENT SETINFO, which Redis 7.2+ would refuse under the ACL and 7.0 does not know', async () => {
+    // a TCP relay in front of Redis records every byte the clients send, whatever the version
+    const sent: Buffer[] = [];
+    const relay = createServer((client) => {
+      const upstream = connect(redis.port, '127.0.0.1');
+      client.on('data', (d) => sent.push(d));
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const m = createMessaging({
+      service: 'payment-service',
+      redis: {
+        host: '127.0.0.1',
+        port: (relay.address() as AddressInfo).port,
+        password: passwords['payment-service'],
+      },
+      prefix,
+    });
+    try {
+      m.consume('payments', async () => undefined);
+      await m.start();
+      (await m.events('payments')).on('completed', () => undefined);
+      await m.producer('payments').add(pay(21), { jobId: 'pay_21' });
+      await m.status('payments', 'pay_21');
+    } finally {
+      await m.close();
+      relay.close();
+    }
+    // booleans only: the capture holds AUTH with the password, never printed on a failure
+    const wire = Buffer.concat(sent).toString('latin1').toUpperCase();
+    const seen = (s: string) => wire.includes(s);
+    // the capture works: it saw each connection name itself and a script run
+    expect({ setname: seen('SETNAME'), evalsha: seen('EVALSHA') }).toEqual({
+      setname: true,
+      evalsha: true,
+    });
+    expect({
+      setinfo: seen('SETINFO'),
+      eval: seen('\r\nEVAL\r\n'),
+      script: seen('\r\nSCRIPT\r\n'),
+    }).toEqual({ setinfo: false, eval: false, script: false });
+  });
+});
+
 describe('isRedisUnavailable', () => {
   it('recognises a producer failing fast once Redis is gone, and nothing else', async () => {
     const doomed = await startRedisServer({
       acl: renderRedisAcl({ passwords, admin, prefix }),
       adminUser: admin,
+      afterStart: loadBullmqScripts,
     });
     const service = createMessaging({
       service: 'payment-service',
@@ -541,8 +782,9 @@ describe('denials', () => {
   });
 
   it('denies a compromised reporting-service at Redis itself: NOPERM on another queue, nothing written', async () => {
-    // bypass the library: raw BullMQ with reporting-service's real Redis credentials
-    const conn = new Redis({
+    // bypass the library: raw BullMQ with reporting-service's real Redis credentials (EVALSHA,
+    // so that the denial is the keys', not EVAL's)
+    const conn = new EvalshaOnlyRedis({
       port: redis.port,
       username: 'reporting-service',
       password: passwords['reporting-service'],

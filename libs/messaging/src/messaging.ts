@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
-import Redis, { type RedisOptions } from 'ioredis';
+import type Redis from 'ioredis';
+import { type RedisOptions } from 'ioredis';
 import { type QueueName, type ServiceName, grantOf, queuesOf } from '@lpi/access-matrix';
 import {
   CONTRACTS,
@@ -10,6 +11,7 @@ import {
   findSecretShape,
 } from './contracts';
 import { MessagingError, PermanentJobError, RescheduleJobError } from './errors';
+import { EvalshaOnlyRedis } from './lua-scripts';
 
 export interface RedisConnection {
   host: string;
@@ -143,7 +145,7 @@ export class Messaging {
     return this.options.service;
   }
 
-  private connectionOptions(forWorker: boolean): RedisOptions {
+  private connectionOptions(forWorker: boolean): RedisOptions & { replyMapping?: 'legacy' } {
     const { host, port, username, password } = this.options.redis;
     return {
       host,
@@ -154,11 +156,15 @@ export class Messaging {
       maxRetriesPerRequest: forWorker ? null : 1,
       enableOfflineQueue: forWorker,
       connectionName: this.options.service,
+      // no CLIENT SETINFO at connect: Redis 7.2+ would refuse it under the ACL (NOPERM in
+      // ACL LOG), 7.0 does not know it (issue 22)
+      disableClientInfo: true,
     };
   }
 
   private connection(forWorker: boolean): Redis {
-    const conn = new Redis(this.connectionOptions(forWorker));
+    // scripts by EVALSHA only: the ACL users may not EVAL (ADR 0018)
+    const conn = new EvalshaOnlyRedis(this.connectionOptions(forWorker));
     conn.on('error', (err) => this.options.onError?.(err, 'redis'));
     this.connections.push(conn);
     return conn;
@@ -322,8 +328,11 @@ export class Messaging {
     if (!job) return undefined;
     const state = await job.getState();
     if (state === 'unknown') return undefined;
-    if (state === 'completed')
-      return { state: 'succeeded', result: (job.returnvalue as JobResult | null) ?? undefined };
+    if (state === 'completed') {
+      // the job may have completed between the read and the state check: read its result again
+      const done = job.returnvalue ?? (await this.queue(queue).getJob(jobId))?.returnvalue;
+      return { state: 'succeeded', result: (done as JobResult | null) ?? undefined };
+    }
     return { state: state === 'failed' ? 'failed' : 'queued' };
   }
 
@@ -410,6 +419,23 @@ export class Messaging {
   async ping(): Promise<void> {
     const conn = this.connections[0] ?? this.connection(false);
     await conn.ping();
+  }
+
+  /**
+   * Shutdown, first step: the workers stop taking jobs at once and the jobs in flight get
+   * `graceMs` to finish; past that the workers close anyway (a job cut off keeps its lock
+   * until it expires, then runs again, under the same business key).
+   */
+  async stopWorkers(graceMs: number): Promise<{ drained: boolean }> {
+    const workers = this.workers.splice(0);
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      Promise.all(workers.map((w) => w.pause())).then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    await Promise.all(workers.map((w) => w.close(!drained)));
+    return { drained };
   }
 
   /** Workers first (in-flight jobs finish), then event listeners and queues, then sockets. */

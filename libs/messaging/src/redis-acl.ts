@@ -3,9 +3,11 @@ import { SERVICE_NAMES, type ServiceName, queueKeyPattern, queuesOf } from '@lpi
 
 /**
  * Everything BullMQ sends as a client or from inside its Lua scripts (Redis 7 checks both),
- * verified by the ACL conformance test in this lib. Deliberately absent: SCAN, KEYS,
- * RANDOMKEY, DBSIZE, FLUSH*, CONFIG, DEBUG, SCRIPT, FUNCTION, MONITOR, SLOWLOG, CLIENT (but
- * SETNAME), SELECT, pub/sub.
+ * verified by the ACL conformance test in this lib. Scripts run by EVALSHA only, so a service
+ * runs nothing but the BullMQ scripts an operator loaded (ADR 0018). Deliberately absent:
+ * EVAL, EVAL_RO, SCRIPT, FUNCTION, FCALL, SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSH*, CONFIG, DEBUG,
+ * MONITOR, SLOWLOG, CLIENT (but SETNAME; the connections send no CLIENT SETINFO), SELECT,
+ * pub/sub.
  */
 export const BULLMQ_COMMANDS = [
   'ping',
@@ -14,7 +16,6 @@ export const BULLMQ_COMMANDS = [
   'client|setname',
   'bzpopmin',
   'xread',
-  'eval',
   'evalsha',
   'multi',
   'exec',
@@ -77,8 +78,16 @@ export interface RedisAclOptions {
   passwords: Readonly<Record<ServiceName, string>>;
   /** An operator user with full rights (tests, the demo's checks). Omit in production. */
   admin?: { username: string; password: string };
+  /**
+   * The operator step's user (`npm run redis:load-scripts`): it may only load scripts into
+   * the cache and ask which are there. Production runs the loader as this user, not as admin.
+   */
+  scriptLoader?: { username: string; password: string };
   prefix?: string;
 }
+
+/** What the script loader needs, and nothing else: no keys, no EVAL. */
+export const SCRIPT_LOADER_COMMANDS = ['ping', 'script|load', 'script|exists'] as const;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -105,10 +114,23 @@ export function aclLineFor(service: ServiceName, passwordSha256: string, prefix 
 export const DEFAULT_USER_LINE = 'user default off resetpass ~* &* +@all';
 
 /** The users.acl file for Redis, generated from the access matrix. Holds no plaintext secret. */
-export function renderRedisAcl({ passwords, admin, prefix = 'bull' }: RedisAclOptions): string {
+export function renderRedisAcl({
+  passwords,
+  admin,
+  scriptLoader,
+  prefix = 'bull',
+}: RedisAclOptions): string {
   // Redis ACL files accept no comments: the first line is already a user
   const lines = [DEFAULT_USER_LINE];
   if (admin) lines.push(`user ${admin.username} on #${sha256(admin.password)} ~* &* +@all`);
+  if (scriptLoader)
+    lines.push(
+      [
+        `user ${scriptLoader.username} on #${sha256(scriptLoader.password)}`,
+        'resetkeys resetchannels -@all',
+        ...SCRIPT_LOADER_COMMANDS.map((c) => `+${c}`),
+      ].join(' '),
+    );
   for (const service of SERVICE_NAMES)
     lines.push(aclLineFor(service, sha256(passwords[service]), prefix));
   return `${lines.join('\n')}\n`;

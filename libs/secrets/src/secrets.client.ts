@@ -45,6 +45,8 @@ export interface ServiceSecret {
 export class SecretsClient {
   private token = '';
   private ttlSeconds = 0;
+  /** When the current token stops working (0: no expiry, e.g. a root token). */
+  private expiresAt = 0;
   private renewTimer?: NodeJS.Timeout;
   private pollTimer?: NodeJS.Timeout;
   private latest?: ServiceSecret;
@@ -127,6 +129,21 @@ export class SecretsClient {
     return Object.fromEntries(paths.map((p) => [p, (res.body.data?.[p] as string[]) ?? ['deny']]));
   }
 
+  /**
+   * Throws unless this process holds a live Vault session: logged in, not closed, and the
+   * token not past the TTL Vault last granted. No Vault call: readiness probes it often,
+   * and a Vault outage shorter than the token's life does not stop the routes.
+   */
+  assertSession(now = Date.now()): void {
+    if (this.closed) throw new SecretsError('VAULT_ERROR', 'the Vault session is closed');
+    if (!this.token) throw new SecretsError('VAULT_LOGIN_DENIED', 'not logged in to Vault');
+    if (this.expiresAt && now >= this.expiresAt)
+      throw new SecretsError(
+        'VAULT_ERROR',
+        'the Vault token has expired; restart with a fresh identity',
+      );
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.renewTimer);
@@ -180,7 +197,7 @@ export class SecretsClient {
           'VAULT_LOGIN_DENIED',
           `the Vault token was refused: ${describeErrors(self)}`,
         );
-      this.ttlSeconds = Number(self.body.data?.ttl ?? 0);
+      this.setTtl(Number(self.body.data?.ttl ?? 0));
       this.scheduleRenew();
       return;
     }
@@ -203,7 +220,7 @@ export class SecretsClient {
       );
     }
     this.token = res.body.auth.client_token;
-    this.ttlSeconds = res.body.auth.lease_duration;
+    this.setTtl(res.body.auth.lease_duration);
     this.scheduleRenew();
   }
 
@@ -251,6 +268,11 @@ export class SecretsClient {
     this.renewTimer.unref();
   }
 
+  private setTtl(seconds: number): void {
+    this.ttlSeconds = seconds;
+    this.expiresAt = seconds > 0 ? Date.now() + seconds * 1000 : 0;
+  }
+
   private emit(kind: TokenEvent['kind']): void {
     this.options.onTokenEvent?.({ kind, ttlSeconds: this.ttlSeconds });
   }
@@ -264,7 +286,7 @@ export class SecretsClient {
       });
       const granted = res.body.auth?.lease_duration ?? 0;
       if (res.status === 200 && granted >= before * 0.9) {
-        this.ttlSeconds = granted;
+        this.setTtl(granted);
         this.scheduleRenew();
         this.emit('renewed');
         return;
@@ -279,7 +301,8 @@ export class SecretsClient {
         this.emit('relogin');
         return;
       }
-      this.ttlSeconds = granted;
+      if (res.status === 200) this.setTtl(granted);
+      else this.ttlSeconds = granted;
       this.options.logger?.error(
         { service: this.options.service },
         'Vault token reaches its max TTL and this identity cannot log in again on its own; restart the service with a fresh wrapped secret-id (or token)',

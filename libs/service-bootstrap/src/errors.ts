@@ -65,6 +65,14 @@ const TYPE_BY_STATUS: Record<number, string> = {
   429: 'rate_limit_error',
 };
 
+const BODY_ERRORS: Record<string, [code: string, message: string]> = {
+  'entity.too.large': ['payload_too_large', 'request body too large'],
+  'entity.too.deep': ['json_too_deep', 'request body nests too deeply'],
+  'entity.parse.failed': ['malformed_request', 'request body is not valid JSON'],
+  'charset.unsupported': ['unsupported_charset', 'request body charset is not supported'],
+  'encoding.unsupported': ['unsupported_encoding', 'request body encoding is not supported'],
+};
+
 @Catch()
 export class ErrorEnvelopeFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorEnvelope');
@@ -125,21 +133,19 @@ export function toEnvelope(
       },
     };
   }
-  // body-parser errors (malformed JSON, too large) carry a status but are not HttpExceptions
+  // body-parser errors (malformed JSON, too large, too deep) carry a status but are not
+  // HttpExceptions; their message is never echoed (it can quote the body)
   const maybe = exception as { status?: unknown; type?: unknown };
   if (typeof maybe?.status === 'number' && maybe.status >= 400 && maybe.status < 500) {
+    const [code, message] =
+      BODY_ERRORS[String(maybe.type)] ??
+      (maybe.status === 413
+        ? BODY_ERRORS['entity.too.large']
+        : ['malformed_request', 'request body is not valid JSON']);
     return {
       status: maybe.status,
       headers: {},
-      body: {
-        error: {
-          type: 'invalid_request_error',
-          code: maybe.status === 413 ? 'payload_too_large' : 'malformed_request',
-          message:
-            maybe.status === 413 ? 'request body too large' : 'request body is not valid JSON',
-          request_id: requestId,
-        },
-      },
+      body: { error: { type: 'invalid_request_error', code, message, request_id: requestId } },
     };
   }
   return {

@@ -6,3 +6,4 @@ export * from './errors';
 export * from './health';
 export * from './service-bootstrap.module';
 export * from './bootstrap';
+export * from './edge';

@@ -1,8 +1,8 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module, type ModuleMetadata } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import { LoggerModule, type Params } from 'nestjs-pino';
+import type { DestinationStream, Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { ErrorEnvelopeFilter } from './errors';
 import { HealthController, ReadinessRegistry } from './health';
@@ -13,6 +13,44 @@ export interface ServiceDefaults {
   logLevel?: string;
   logDestination?: DestinationStream;
 }
+
+/** The service's root pino logger (redacting); libraries log through it outside requests. */
+export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
+
+export interface ServiceDefaultsAsync extends Pick<ModuleMetadata, 'imports'> {
+  service: string;
+  inject?: (string | symbol | (abstract new (...args: never[]) => unknown))[];
+  /** The log level, from the service's validated config. */
+  logLevel: (...deps: never[]) => string | undefined;
+}
+
+@Module({})
+class ServiceLoggerModule {}
+
+const pinoParams = (logger: Logger): Params => ({
+  pinoHttp: {
+    logger,
+    genReqId: (req, res) => {
+      const incoming = req.headers['x-request-id'];
+      const id =
+        typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(incoming)
+          ? incoming
+          : `req_${randomUUID()}`;
+      res.setHeader('x-request-id', id);
+      return id;
+    },
+    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        // query strings can carry tokens; log the path only
+        url: String(req.url).split('?')[0],
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  },
+});
 
 /**
  * The "service defaults" every app imports once: pino logging with redaction and request
@@ -27,38 +65,45 @@ export class ServiceBootstrapModule {
       level: defaults.logLevel,
       destination: defaults.logDestination,
     });
+    return this.build({
+      module: ServiceLoggerModule,
+      providers: [{ provide: SERVICE_LOGGER, useValue: logger }],
+      exports: [SERVICE_LOGGER],
+    });
+  }
+
+  /** As `forService`, with the log level read from a config provider when the app starts. */
+  static forServiceAsync(defaults: ServiceDefaultsAsync): DynamicModule {
+    return this.build({
+      module: ServiceLoggerModule,
+      imports: defaults.imports ?? [],
+      providers: [
+        {
+          provide: SERVICE_LOGGER,
+          inject: defaults.inject ?? [],
+          useFactory: (...deps: never[]) =>
+            createLogger({ service: defaults.service, level: defaults.logLevel(...deps) }),
+        },
+      ],
+      exports: [SERVICE_LOGGER],
+    });
+  }
+
+  private static build(loggerModule: DynamicModule): DynamicModule {
     return {
       module: ServiceBootstrapModule,
       imports: [
+        loggerModule,
         TerminusModule.forRoot({ logger: false }),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            logger,
-            genReqId: (req, res) => {
-              const incoming = req.headers['x-request-id'];
-              const id =
-                typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(incoming)
-                  ? incoming
-                  : `req_${randomUUID()}`;
-              res.setHeader('x-request-id', id);
-              return id;
-            },
-            autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
-            serializers: {
-              req: (req: { id: string; method: string; url: string }) => ({
-                id: req.id,
-                method: req.method,
-                // query strings can carry tokens; log the path only
-                url: String(req.url).split('?')[0],
-              }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-            },
-          },
+        LoggerModule.forRootAsync({
+          imports: [loggerModule],
+          inject: [SERVICE_LOGGER],
+          useFactory: pinoParams,
         }),
       ],
       controllers: [HealthController],
       providers: [ReadinessRegistry, { provide: APP_FILTER, useClass: ErrorEnvelopeFilter }],
-      exports: [ReadinessRegistry],
+      exports: [ReadinessRegistry, loggerModule],
     };
   }
 }

@@ -13,6 +13,11 @@ export interface RedisServerOptions {
   /** Turn on the append-only file (survives a restart). */
   appendOnly?: boolean;
   port?: number;
+  /**
+   * Runs as the admin user after every start and restart, before the server is handed back:
+   * the operator step that loads BullMQ's scripts into the empty cache (ADR 0018).
+   */
+  afterStart?: (admin: Redis) => Promise<unknown>;
 }
 
 export interface RedisServer {
@@ -24,7 +29,8 @@ export interface RedisServer {
   admin(): Redis;
   /** SIGTERM + wait; the data dir survives so that restart() can reload the AOF. */
   kill(signal?: NodeJS.Signals): Promise<void>;
-  restart(): Promise<void>;
+  /** `afterStart: false` leaves out the afterStart step (a restart the operator missed). */
+  restart(options?: { afterStart?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +74,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     join(dir, 'redis.log'),
     '--acllog-max-len',
     '1024',
+    // a script running longer than this makes every other client get BUSY (and lets an
+    // admin SCRIPT KILL it) instead of waiting; Redis 7.0 knows it as busy-reply-threshold
+    '--busy-reply-threshold',
+    '1000',
   ];
   if (options.acl !== undefined) {
     const aclFile = join(dir, 'users.acl');
@@ -125,7 +135,18 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     await gone;
   };
 
+  const runAfterStart = async () => {
+    if (!options.afterStart) return;
+    const conn = connectAdmin();
+    try {
+      await options.afterStart(conn);
+    } finally {
+      conn.disconnect();
+    }
+  };
+
   await launch();
+  await runAfterStart();
   return {
     host: '127.0.0.1',
     port,
@@ -137,9 +158,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       return conn;
     },
     kill,
-    async restart() {
+    async restart({ afterStart = true } = {}) {
       await kill();
       await launch();
+      if (afterStart) await runAfterStart();
     },
     async stop() {
       await kill();

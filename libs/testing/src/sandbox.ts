@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES } from '@lpi/access-matrix';
@@ -15,6 +15,8 @@ export interface SandboxClientRegistration {
     'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
   jwks?: { keys: Record<string, string>[] };
   tls_client_auth_subject_dn?: string;
+  /** x5t#S256 of the client's certificate; two (current and next) during a rotation. */
+  tls_client_certificate_thumbprints?: string[];
   refresh_tokens?: boolean;
   certificate_bound?: boolean;
 }
@@ -34,6 +36,8 @@ export interface SandboxAdmin {
   rotateSecret(clientId: string): Promise<string>;
   retirePreviousSecret(clientId: string): Promise<void>;
   disableClient(clientId: string): Promise<void>;
+  /** Every access and refresh token issued to the client so far stops working. */
+  revokeClientTokens(clientId: string): Promise<void>;
   ledger(): Promise<{ payments: Record<string, unknown>[]; refunds: Record<string, unknown>[] }>;
   setFault(fault: SandboxFault): Promise<void>;
   clearFaults(): Promise<void>;
@@ -54,6 +58,8 @@ export interface SandboxHandle {
   pki: DevPki;
   admin: SandboxAdmin;
   logs(): string;
+  /** The sandbox process id (memory checks in the edge tests). */
+  pid(): number | undefined;
   kill(signal?: NodeJS.Signals): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -75,6 +81,9 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
   const [asPort, apiPort] = [await freePort(), await freePort()];
   const adminToken = randomBytes(32).toString('base64url');
   recordIssued([adminToken]);
+  // the admin credential goes to the sandbox as a 0600 file, never through its environment
+  const adminTokenFile = join(dir, 'admin-token');
+  writeFileSync(adminTokenFile, adminToken, { mode: 0o600 });
   const issuer = `https://localhost:${asPort}`;
   const apiBaseUrl = `https://localhost:${apiPort}`;
 
@@ -88,7 +97,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       SANDBOX_TLS_CERT_FILE: files['server.crt'],
       SANDBOX_TLS_KEY_FILE: files['server.key'],
       SANDBOX_CLIENT_CA_FILE: files['ca.crt'],
-      SANDBOX_ADMIN_TOKEN: adminToken,
+      SANDBOX_ADMIN_TOKEN_FILE: adminTokenFile,
       SANDBOX_TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 900),
       SANDBOX_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 50),
       SANDBOX_WEBHOOK_RETRY_BASE_MS: '200',
@@ -133,6 +142,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
     caCert: pki.caCert,
     pki,
     logs: () => proc.output(),
+    pid: () => proc.pid,
     admin: {
       registerClient: async (id, reg) =>
         (await admin<{ client_id: string; client_secret?: string }>('PUT', `/clients/${id}`, reg))
@@ -143,6 +153,7 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<S
       retirePreviousSecret: async (id) =>
         void (await admin('DELETE', `/clients/${id}/secrets/previous`)),
       disableClient: async (id) => void (await admin('POST', `/clients/${id}/disable`)),
+      revokeClientTokens: async (id) => void (await admin('POST', `/clients/${id}/revoke-tokens`)),
       ledger: async () =>
         (
           await admin<{ payments: Record<string, unknown>[]; refunds: Record<string, unknown>[] }>(

@@ -1,0 +1,53 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ProviderClient } from '@lpi/auth';
+import {
+  Consumers,
+  PROVIDER_JOB_OPTIONS,
+  callProviderForJob,
+  producerToken,
+} from '@lpi/integration-runtime';
+import type { ConsumeOptions, Envelope, JobResult, Producer } from '@lpi/messaging';
+
+type PaymentCharger = Pick<ProviderClient, 'request'>;
+
+/**
+ * Charges one requested payment and announces the result. The provider key is derived from
+ * the business id, so a job that runs again (retry, crash, shutdown cut-off) never charges
+ * twice; a provider failure becomes the right job outcome (`callProviderForJob`).
+ */
+export function chargePayment(provider: PaymentCharger, events: Producer<'payment-events'>) {
+  return async (envelope: Envelope<'payments'>): Promise<JobResult> => {
+    const p = envelope.data;
+    const charge = await callProviderForJob<{ id: string }>(provider, {
+      method: 'POST',
+      path: '/v1/payments',
+      body: { amount: p.amount, currency: p.currency, description: p.description },
+      idempotencyKey: `charge:${p.payment_id}`,
+    });
+    await events.add(
+      {
+        payment_id: p.payment_id,
+        provider_payment_id: charge.id,
+        status: 'succeeded',
+        amount: p.amount,
+        currency: p.currency,
+      },
+      { jobId: `evt-${p.payment_id}`, correlationId: envelope.correlationId },
+    );
+    return { provider_payment_id: charge.id };
+  };
+}
+
+@Injectable()
+export class PaymentProcessor implements OnModuleInit {
+  constructor(
+    @Inject(ProviderClient) private readonly provider: PaymentCharger,
+    @Inject(producerToken('payment-events')) private readonly events: Producer<'payment-events'>,
+    @Inject(Consumers) private readonly consumers: Consumers,
+    @Inject(PROVIDER_JOB_OPTIONS) private readonly jobOptions: ConsumeOptions,
+  ) {}
+
+  onModuleInit(): void {
+    this.consumers.register('payments', chargePayment(this.provider, this.events), this.jobOptions);
+  }
+}

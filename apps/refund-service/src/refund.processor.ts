@@ -1,0 +1,53 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ProviderClient } from '@lpi/auth';
+import {
+  Consumers,
+  PROVIDER_JOB_OPTIONS,
+  callProviderForJob,
+  producerToken,
+} from '@lpi/integration-runtime';
+import type { ConsumeOptions, Envelope, JobResult, Producer } from '@lpi/messaging';
+
+type Refunder = Pick<ProviderClient, 'request'>;
+
+/**
+ * Refunds one requested refund and announces the result; a refused refund (provider 4xx)
+ * fails the job for good, so its status reads `failed`.
+ */
+export function refundPayment(provider: Refunder, events: Producer<'refund-events'>) {
+  return async (envelope: Envelope<'refunds'>): Promise<JobResult> => {
+    const r = envelope.data;
+    const refund = await callProviderForJob<{ id: string }>(provider, {
+      method: 'POST',
+      path: '/v1/refunds',
+      body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
+      idempotencyKey: `refund:${r.refund_id}`,
+    });
+    await events.add(
+      {
+        refund_id: r.refund_id,
+        provider_refund_id: refund.id,
+        provider_payment_id: r.provider_payment_id,
+        status: 'succeeded',
+        amount: r.amount,
+        currency: r.currency,
+      },
+      { jobId: `evt-${r.refund_id}`, correlationId: envelope.correlationId },
+    );
+    return { provider_refund_id: refund.id };
+  };
+}
+
+@Injectable()
+export class RefundProcessor implements OnModuleInit {
+  constructor(
+    @Inject(ProviderClient) private readonly provider: Refunder,
+    @Inject(producerToken('refund-events')) private readonly events: Producer<'refund-events'>,
+    @Inject(Consumers) private readonly consumers: Consumers,
+    @Inject(PROVIDER_JOB_OPTIONS) private readonly jobOptions: ConsumeOptions,
+  ) {}
+
+  onModuleInit(): void {
+    this.consumers.register('refunds', refundPayment(this.provider, this.events), this.jobOptions);
+  }
+}

@@ -1,0 +1,118 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { grantOf, type QueueName, type ServiceName } from '@lpi/access-matrix';
+import { ProviderClient, type ProviderRequest, type ProviderResponse } from '@lpi/auth';
+import {
+  MessagingError,
+  type AddOptions,
+  type ConsumeOptions,
+  type JobHandler,
+  type JobStatus,
+  type Producer,
+} from '@lpi/messaging';
+import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
+import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
+import { Consumers, JobStatusReader, producerToken } from './messaging.module';
+import { PROVIDER_JOB_OPTIONS, RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
+
+export type FakeProvider = (req: ProviderRequest) => Promise<ProviderResponse<unknown>>;
+
+/**
+ * In-memory ports for a service's unit specs, behind the same injection tokens as
+ * `IntegrationRuntimeModule`: producers that keep what was added (and refuse a reused id
+ * with another payload, as Redis does), a job-status table, the registered handlers, a
+ * scripted provider and a fixed secret. `redisDown` makes every queue call fail as an
+ * unreachable Redis does.
+ */
+export class FakeRuntime {
+  readonly added = new Map<QueueName, { data: unknown; options: AddOptions }[]>();
+  readonly jobs = new Map<string, JobStatus>();
+  readonly handlers = new Map<QueueName, JobHandler<QueueName>>();
+  readonly providerCalls: ProviderRequest[] = [];
+  redisDown = false;
+  secret: ServiceSecret;
+
+  constructor(
+    readonly service: ServiceName,
+    public provider: FakeProvider = async () => ({ status: 200, data: {}, headers: {} }),
+    secret: Partial<ServiceSecret['data']> = {},
+    private readonly config: Record<string, unknown> = {},
+  ) {
+    this.secret = { version: 1, data: secret as ServiceSecret['data'] };
+  }
+
+  private unreachable(): Error {
+    return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), {
+      code: 'ECONNREFUSED',
+    });
+  }
+
+  producer<Q extends QueueName>(queue: Q): Producer<Q> {
+    return {
+      add: async (data, options) => {
+        if (this.redisDown) throw this.unreachable();
+        const list = this.added.get(queue) ?? [];
+        this.added.set(queue, list);
+        const existing = list.find((a) => a.options.jobId === options.jobId);
+        if (existing && JSON.stringify(existing.data) !== JSON.stringify(data))
+          throw new MessagingError('JOB_ID_REUSED', `${queue} job ${options.jobId} exists`);
+        if (!existing) {
+          list.push({ data, options });
+          this.jobs.set(`${queue}:${options.jobId}`, { state: 'queued' });
+        }
+        return { id: options.jobId, created: !existing };
+      },
+    };
+  }
+
+  /** Nest module to import in place of `IntegrationRuntimeModule.forService`. */
+  module(): DynamicModule {
+    const produces = grantOf(this.service).queues.produces;
+    const providers = [
+      { provide: SERVICE_NAME, useValue: this.service },
+      { provide: RUNTIME_CONFIG, useValue: { WEBHOOK_PUBLIC_URL: undefined, ...this.config } },
+      { provide: PROVIDER_JOB_OPTIONS, useValue: { concurrency: 1 } satisfies ConsumeOptions },
+      ...produces.map((q) => ({ provide: producerToken(q), useValue: this.producer(q) })),
+      {
+        provide: Consumers,
+        useValue: {
+          register: ((queue: QueueName, handler: JobHandler<QueueName>) => {
+            if (this.handlers.has(queue)) throw new Error(`two handlers for ${queue}`);
+            this.handlers.set(queue, handler);
+          }) as Consumers['register'],
+        },
+      },
+      {
+        provide: JobStatusReader,
+        useValue: {
+          status: async (queue: QueueName, id: string) => {
+            if (this.redisDown) throw this.unreachable();
+            return this.jobs.get(`${queue}:${id}`);
+          },
+        } satisfies JobStatusReader,
+      },
+      {
+        provide: ProviderClient,
+        useValue: {
+          request: async (req: ProviderRequest) => {
+            this.providerCalls.push(req);
+            return this.provider(req);
+          },
+        },
+      },
+      {
+        provide: ServiceSecretSource,
+        useValue: { current: () => this.secret, watch: () => () => undefined },
+      },
+    ];
+    return {
+      module: FakeRuntimeModule,
+      imports: [ServiceBootstrapModule.forService({ service: this.service, logLevel: 'silent' })],
+      providers,
+      exports: providers.map((p) => p.provide),
+    };
+  }
+}
+
+@Global()
+@Module({})
+class FakeRuntimeModule {}

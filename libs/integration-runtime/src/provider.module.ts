@@ -1,0 +1,79 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { Logger } from 'pino';
+import { grantOf, type ServiceName } from '@lpi/access-matrix';
+import { AuthModule, CREDENTIALS, CredentialSet, type ClientCredential } from '@lpi/auth';
+import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
+import { SERVICE_LOGGER } from '@lpi/service-bootstrap';
+import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
+import type { RuntimeConfig } from './runtime.config';
+
+export const toCredential = (s: ServiceSecret): ClientCredential => ({
+  clientId: s.data.client_id,
+  clientSecret: s.data.client_secret,
+  assertionKey: s.data.client_assertion_key,
+  cert: s.data.client_cert,
+  key: s.data.client_key,
+  version: String(s.version),
+});
+
+/** A new secret version in Vault: the token manager uses the new credential from now on. */
+@Injectable()
+class CredentialRotation implements OnModuleInit, OnApplicationShutdown {
+  private unwatch?: () => void;
+
+  constructor(
+    @Inject(ServiceSecretSource) private readonly secrets: ServiceSecretSource,
+    @Inject(CREDENTIALS) private readonly credentials: CredentialSet,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onModuleInit(): void {
+    this.unwatch = this.secrets.watch((s) => {
+      this.credentials.update(toCredential(s));
+      this.logger.info({ version: s.version }, 'provider credentials rotated from Vault');
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.unwatch?.();
+  }
+}
+
+/**
+ * The provider side of the identity chain: the service's OAuth credential and client
+ * certificate from its Vault secret -> token manager -> `ProviderClient`. Not part of
+ * readiness: the API only enqueues, so an authorization-server outage shows in the token
+ * manager's logs and metrics and in job retries, not as unready pods.
+ */
+const auth = AuthModule.forServiceAsync({
+  inject: [SERVICE_NAME, RUNTIME_CONFIG, ServiceSecretSource, SERVICE_LOGGER],
+  useFactory: (
+    service: ServiceName,
+    config: RuntimeConfig,
+    secrets: ServiceSecretSource,
+    logger: Logger,
+  ) => {
+    if (config.PROVIDER_TOKEN_MODE === 'fixed')
+      logger.warn('PROVIDER_TOKEN_MODE=fixed: benchmark baseline, tokens are not managed');
+    return {
+      clientName: 'provider',
+      issuer: config.PROVIDER_ISSUER,
+      apiBaseUrl: config.PROVIDER_API_URL,
+      caCert: config.providerCa,
+      scopes: grantOf(service).oauth.scopes,
+      authMethod: grantOf(service).oauth.tokenEndpointAuthMethod,
+      credential: toCredential(secrets.current()),
+      logger,
+      fixedToken: config.PROVIDER_TOKEN_MODE === 'fixed',
+    };
+  },
+});
+
+@Module({ imports: [auth], providers: [CredentialRotation], exports: [auth] })
+export class ProviderModule {}

@@ -1,0 +1,48 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import type { ServiceName } from '@lpi/access-matrix';
+import { SecretsModule } from '@lpi/secrets';
+import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
+import { MessagingModule } from './messaging.module';
+import { ProviderModule } from './provider.module';
+import { readRuntimeConfig, type RuntimeConfig } from './runtime.config';
+import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
+
+@Global()
+@Module({})
+class RuntimeConfigModule {}
+
+/**
+ * The identity chain every integration service runs on, as Nest modules that own their
+ * objects: its settings (read and validated once) -> its own Vault session and secret ->
+ * its OAuth credential and client certificate (token manager, `ProviderClient`) and its
+ * Redis password (queues). Start-up fails if any link does. Features inject the narrow
+ * pieces they use: `ProviderClient`, a `Producer` (`producerToken(queue)`), `Consumers`,
+ * `JobStatusReader`, `ServiceSecretSource`, `RUNTIME_CONFIG`.
+ */
+@Global()
+@Module({})
+export class IntegrationRuntimeModule {
+  static forService(service: ServiceName): DynamicModule {
+    const config: DynamicModule = {
+      module: RuntimeConfigModule,
+      providers: [
+        { provide: SERVICE_NAME, useValue: service },
+        { provide: RUNTIME_CONFIG, useFactory: () => readRuntimeConfig(service) },
+      ],
+      exports: [SERVICE_NAME, RUNTIME_CONFIG],
+    };
+    const defaults = ServiceBootstrapModule.forServiceAsync({
+      service,
+      imports: [config],
+      inject: [RUNTIME_CONFIG],
+      logLevel: (c: RuntimeConfig) => c.LOG_LEVEL,
+    });
+    const secrets = SecretsModule.forService(service);
+    const messaging = MessagingModule.forService(service);
+    return {
+      module: IntegrationRuntimeModule,
+      imports: [config, defaults, secrets, ProviderModule, messaging],
+      exports: [config, secrets, ProviderModule, messaging],
+    };
+  }
+}
