@@ -83,7 +83,8 @@ export function projectTsconfig(root: string): string {
     {
       extends: `${up}/tsconfig.base.json`,
       compilerOptions: { noEmit: true, types: ['node'] },
-      include: ['src/**/*.ts'],
+      // the libraries' ambient declarations (types for an untyped module path) come along
+      include: ['src/**/*.ts', `${up}/libs/*/src/**/*.d.ts`],
       exclude: ['src/**/*.spec.ts', 'src/**/*.bench.ts', 'src/test/**'],
     },
     null,
