@@ -8,7 +8,7 @@ import {
   type ServiceName,
 } from '@lpi/access-matrix';
 import { SecretsError } from './errors';
-import { describeErrors, vaultCall } from './vault-http';
+import { describeErrors, vaultCall, type VaultEndpoint } from './vault-http';
 
 export type VaultIdentity =
   | { method: 'approle'; roleId: string; wrappedSecretId: string }
@@ -55,7 +55,12 @@ export class SecretsClient {
   private closed = false;
   private readonly listeners = new Set<(secret: ServiceSecret) => void>();
 
-  private constructor(private readonly options: SecretsClientOptions) {}
+  /** Vault's address and the CA its certificate must chain to (VAULT_CACERT). */
+  private readonly vault: VaultEndpoint;
+
+  private constructor(private readonly options: SecretsClientOptions) {
+    this.vault = { addr: options.vaultAddr, ca: options.vaultCaCert };
+  }
 
   /** Logs in and reads the secret once; start-up fails here with a clear, typed error. */
   static async connect(options: SecretsClientOptions): Promise<SecretsClient> {
@@ -73,7 +78,7 @@ export class SecretsClient {
   async readServiceSecret(version?: number): Promise<ServiceSecret> {
     const { service } = this.options;
     const path = secretDataPathOf(service) + (version ? `?version=${version}` : '');
-    const res = await vaultCall(this.options.vaultAddr, 'GET', path, { token: this.token });
+    const res = await vaultCall(this.vault, 'GET', path, { token: this.token });
     if (res.status === 404)
       throw new SecretsError(
         'SECRET_NOT_FOUND',
@@ -122,7 +127,7 @@ export class SecretsClient {
 
   /** Vault's own view of what this identity may do on a path (`sys/capabilities-self`). */
   async capabilities(paths: string[]): Promise<Record<string, string[]>> {
-    const res = await vaultCall(this.options.vaultAddr, 'POST', 'sys/capabilities-self', {
+    const res = await vaultCall(this.vault, 'POST', 'sys/capabilities-self', {
       token: this.token,
       body: { paths },
     });
@@ -162,7 +167,7 @@ export class SecretsClient {
   private async poll(): Promise<void> {
     try {
       const res = await vaultCall(
-        this.options.vaultAddr,
+        this.vault,
         'GET',
         secretMetadataPathOf(this.options.service),
         { token: this.token },
@@ -188,10 +193,10 @@ export class SecretsClient {
   }
 
   private async login(): Promise<void> {
-    const { vaultAddr, identity } = this.options;
+    const { identity } = this.options;
     if (identity.method === 'token') {
       this.token = identity.token;
-      const self = await vaultCall(vaultAddr, 'GET', 'auth/token/lookup-self', {
+      const self = await vaultCall(this.vault, 'GET', 'auth/token/lookup-self', {
         token: this.token,
       });
       if (self.status !== 200)
@@ -206,12 +211,12 @@ export class SecretsClient {
     let res;
     if (identity.method === 'approle') {
       const secretId = await this.unwrapSecretId(identity.wrappedSecretId);
-      res = await vaultCall(vaultAddr, 'POST', 'auth/approle/login', {
+      res = await vaultCall(this.vault, 'POST', 'auth/approle/login', {
         body: { role_id: identity.roleId, secret_id: secretId },
       });
     } else {
       const jwt = readFileSync(identity.jwtFile, 'utf8').trim();
-      res = await vaultCall(vaultAddr, 'POST', `auth/${identity.mount ?? 'kubernetes'}/login`, {
+      res = await vaultCall(this.vault, 'POST', `auth/${identity.mount ?? 'kubernetes'}/login`, {
         body: { role: identity.role, jwt },
       });
     }
@@ -232,8 +237,8 @@ export class SecretsClient {
    * (or already unwrapped by someone else) means the delivery was tampered with.
    */
   private async unwrapSecretId(wrappingToken: string): Promise<string> {
-    const { vaultAddr, service } = this.options;
-    const lookup = await vaultCall(vaultAddr, 'POST', 'sys/wrapping/lookup', {
+    const { service } = this.options;
+    const lookup = await vaultCall(this.vault, 'POST', 'sys/wrapping/lookup', {
       body: { token: wrappingToken },
     });
     const expected = `auth/approle/role/${service}/secret-id`;
@@ -249,7 +254,7 @@ export class SecretsClient {
         `the wrapped secret-id was created at ${String(lookup.body.data?.creation_path)}, not ${expected}`,
       );
     }
-    const unwrapped = await vaultCall(vaultAddr, 'POST', 'sys/wrapping/unwrap', {
+    const unwrapped = await vaultCall(this.vault, 'POST', 'sys/wrapping/unwrap', {
       token: wrappingToken,
     });
     const secretId = unwrapped.body.data?.secret_id;
@@ -282,7 +287,7 @@ export class SecretsClient {
   private async renew(): Promise<void> {
     const before = this.ttlSeconds;
     try {
-      const res = await vaultCall(this.options.vaultAddr, 'POST', 'auth/token/renew-self', {
+      const res = await vaultCall(this.vault, 'POST', 'auth/token/renew-self', {
         token: this.token,
         body: {},
       });
@@ -297,7 +302,7 @@ export class SecretsClient {
       if (this.options.identity.method === 'kubernetes') {
         const previous = this.token;
         await this.login();
-        await vaultCall(this.options.vaultAddr, 'POST', 'auth/token/revoke-self', {
+        await vaultCall(this.vault, 'POST', 'auth/token/revoke-self', {
           token: previous,
         }).catch(() => undefined); // it expires on its own anyway
         this.emit('relogin');
