@@ -50,6 +50,8 @@ export interface Caller {
   policies: string[];
   entityId: string;
   root: boolean;
+  /** whether the caller's ACL grants `capability` on `path` (root: always) */
+  can(path: string, capability: string): boolean;
 }
 
 export interface RouteRequest {
@@ -70,6 +72,8 @@ export type Reply =
       data?: Record<string, unknown> | null;
       warnings?: string[];
       auth?: Record<string, unknown>;
+      /** a status other than 200 that still carries the envelope (RespondWithStatusCode) */
+      status?: number;
     }
   | { raw: unknown; status?: number; headers?: Record<string, string> };
 
@@ -79,6 +83,8 @@ export interface Route {
   operations: Partial<Record<Op, (r: RouteRequest) => Reply | Promise<Reply>>>;
   /** Vault's PathsSpecial.Unauthenticated */
   unauthenticated?: boolean;
+  /** Vault's PathsSpecial.Root: the ACL must also grant `sudo` */
+  sudo?: boolean;
   /** the backend's existence check: a write to a missing entry needs `create` */
   exists?: (r: { params: string[] }) => boolean;
 }
@@ -89,6 +95,8 @@ export interface Backend {
   /** `mount_type` in the envelope */
   type: string;
   routes: Route[];
+  /** false while the mount is not enabled (an auth method before `sys/auth/<path>`) */
+  enabled?(): boolean;
 }
 
 export function matchRoute(
