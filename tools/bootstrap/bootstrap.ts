@@ -43,6 +43,12 @@ export interface BootstrapOptions {
   wrapTtl?: string;
   /** Caller token lifetime (the identity roles' `ttl`), seconds. */
   callerTokenTtlSeconds?: number;
+  /**
+   * `scheme://host[:port]` the services reach Vault at, written to `identity/oidc/config` so
+   * the tokens' `iss` is what they expect (`<VAULT_ADDR>/v1/identity/oidc`); unset keeps
+   * Vault's `api_addr`.
+   */
+  identityIssuer?: string;
   log?: (line: string) => void;
 }
 
@@ -138,6 +144,13 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
   }
 
   log('[4/6] caller tokens: the signing key, one identity role per granted (caller, service)');
+  if (o.identityIssuer) {
+    const issuer = (await v('GET', 'identity/oidc/config')).json.data?.issuer;
+    if (issuer !== o.identityIssuer) {
+      await v('POST', 'identity/oidc/config', { issuer: o.identityIssuer });
+      changes.push('identity token issuer');
+    }
+  }
   changes.push(...(await identityRoles(v, o.callerTokenTtlSeconds ?? 300)));
 
   log('[5/6] provider clients and per-service secrets');
@@ -339,7 +352,8 @@ export function sandboxRegistrar(
 
 if (require.main === module) {
   // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
-  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl).
+  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl),
+  // optional BOOTSTRAP_IDENTITY_ISSUER (the Vault address services use, for caller tokens' iss).
   void (async () => {
     const env = (name: string) => {
       const v = process.env[name];
@@ -367,6 +381,7 @@ if (require.main === module) {
         ]),
       ) as BootstrapOptions['clientCertificates'],
       outDir,
+      identityIssuer: process.env.BOOTSTRAP_IDENTITY_ISSUER || undefined,
       log: (line) => console.log(line),
     });
     if (outDir) {

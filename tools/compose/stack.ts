@@ -104,6 +104,8 @@ export class ComposeStack {
     ) as Record<ServiceName, { url: string }>;
     return {
       services,
+      // FIXME(compose-callers): log the declared callers in from the bootstrap's identities
+      callers: undefined as unknown as ScenarioTarget['callers'],
       sandbox: {
         admin: {
           ledger: async () => {

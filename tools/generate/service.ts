@@ -135,7 +135,8 @@ export function planNewService(root: string, s: NewService): [string, string][] 
       matrixPath,
     );
   // its status route's own scope, granted to no caller until one is declared (default deny)
-  if (!matrix.includes(`'${routeScope}',\n`))
+  const routeScopes = /ROUTE_SCOPES = \[([^\]]*)\] as const;/.exec(matrix)?.[1] ?? '';
+  if (!routeScopes.includes(`'${routeScope}'`))
     matrix = insertBefore(
       matrix,
       /\] as const;\nexport type RouteScope/,

@@ -2,7 +2,8 @@ import { type DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/c
 import { APP_GUARD, DiscoveryModule, DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { isPublicRoute, routeKey, routesOf, type ServiceName } from '@lpi/access-matrix';
-import type { CallerAuthOptions } from './caller-auth.config';
+import { SERVICE_LOGGER } from '@lpi/service-bootstrap';
+import { readCallerAuthConfig, type CallerAuthOptions } from './caller-auth.config';
 import { CALLER_AUTH_SERVICE, CallerAuthGuard, routeKeysOf } from './caller-auth.guard';
 import { CallerTokenVerifier } from './caller-token.verifier';
 
@@ -33,20 +34,32 @@ export class CallerAuthModule implements OnModuleInit {
     private readonly scanner: MetadataScanner,
   ) {}
 
+  /**
+   * Without `options`, the settings are read (and validated) when the app is created, with
+   * the service's own logger: a bad setting stops start-up naming it.
+   */
   static forService(
     service: ServiceName,
-    options: CallerAuthOptions,
+    options?: CallerAuthOptions,
     logger?: Logger,
   ): DynamicModule {
+    const verifier = options
+      ? {
+          provide: CallerTokenVerifier,
+          useValue: new CallerTokenVerifier(service, options, logger),
+        }
+      : {
+          provide: CallerTokenVerifier,
+          useFactory: (serviceLogger?: Logger) =>
+            new CallerTokenVerifier(service, readCallerAuthConfig(service), serviceLogger),
+          inject: [{ token: SERVICE_LOGGER, optional: true }],
+        };
     return {
       module: CallerAuthModule,
       imports: [DiscoveryModule],
       providers: [
         { provide: CALLER_AUTH_SERVICE, useValue: service },
-        {
-          provide: CallerTokenVerifier,
-          useValue: new CallerTokenVerifier(service, options, logger),
-        },
+        verifier,
         { provide: APP_GUARD, useClass: CallerAuthGuard },
       ],
       exports: [CallerTokenVerifier],

@@ -4,7 +4,6 @@ import {
   customFetch,
   errors,
   jwtVerify,
-  type JSONWebKeySet,
   type JWTHeaderParameters,
   type FlattenedJWSInput,
   type CryptoKey,
@@ -63,7 +62,7 @@ function isFetchFailure(err: unknown): boolean {
 export class IssuerKeySet {
   private readonly remote: ReturnType<typeof createRemoteJWKSet>;
   private failedAt = Number.NEGATIVE_INFINITY;
-  private stale?: { jwks: JSONWebKeySet; resolve: KeyResolver };
+  private stale?: { resolve: KeyResolver };
 
   constructor(
     private readonly options: CallerAuthOptions,
@@ -84,27 +83,28 @@ export class IssuerKeySet {
   }
 
   readonly resolve: KeyResolver = async (header, token) => {
-    const last = this.remote.jwks();
-    if (!last || performance.now() - this.failedAt >= this.options.jwksCooldownMs) {
+    // the normal path touches jose only (its jwks() snapshot is a structured clone: not per call)
+    const failing = this.stale && performance.now() - this.failedAt < this.options.jwksCooldownMs;
+    if (!failing) {
       try {
         return await this.remote(header, token);
       } catch (err) {
         if (!isFetchFailure(err)) throw err;
         this.failedAt = performance.now();
+        const last = this.remote.jwks();
         this.logger?.warn(
-          { jwks: this.options.jwksUrl, cached: Boolean(this.remote.jwks()) },
+          { jwks: this.options.jwksUrl, cached: Boolean(last) },
           'caller token issuer key set unreachable',
         );
-        if (!this.remote.jwks())
+        if (!last)
           throw new CallerTokenError(
             'issuer_unavailable',
             "the token issuer's key set cannot be fetched",
           );
+        this.stale = { resolve: createLocalJWKSet(last) };
       }
     }
-    const jwks = this.remote.jwks() as JSONWebKeySet;
-    if (this.stale?.jwks !== jwks) this.stale = { jwks, resolve: createLocalJWKSet(jwks) };
-    return this.stale.resolve(header, token);
+    return this.stale!.resolve(header, token);
   };
 }
 

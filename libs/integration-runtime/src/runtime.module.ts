@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { ServiceName } from '@lpi/access-matrix';
+import { CallerAuthModule } from '@lpi/auth';
 import { SecretsModule } from '@lpi/secrets';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
 import { MessagingModule } from './messaging.module';
@@ -41,7 +42,15 @@ export class IntegrationRuntimeModule {
     const messaging = MessagingModule.forService(service);
     return {
       module: IntegrationRuntimeModule,
-      imports: [config, defaults, secrets, ProviderModule, messaging],
+      // every route: its declared callers only, with their short-lived tokens (ADR 0014)
+      imports: [
+        config,
+        defaults,
+        secrets,
+        ProviderModule,
+        messaging,
+        CallerAuthModule.forService(service),
+      ],
       exports: [config, secrets, ProviderModule, messaging],
     };
   }
