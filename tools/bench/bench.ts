@@ -276,6 +276,8 @@ async function pipeline() {
     for (const [k, v] of Object.entries(run.cpuMsPerPayment)) cpu[k] = (cpu[k] ?? 0) + v / rounds;
   const total = Object.values(cpu).reduce((a, x) => a + x, 0);
   record({ name: 'pipelineCpuMsPerPayment', value: total, unit: 'ms CPU, all processes' });
+  pipelineCpuMsPerPayment = total;
+  recordGuardShare();
   for (const [k, v] of Object.entries(cpu).sort((a, b) => b[1] - a[1]))
     console.log(`        ${k.padEnd(30)} ${v.toFixed(2)} ms`);
 }
@@ -313,12 +315,71 @@ async function jwtGuard() {
   }
 }
 
+let guardCpuMsPerRequest: number | undefined;
+let pipelineCpuMsPerPayment: number | undefined;
+/** Each payment passes the inbound guard once (its POST): the guard's share of its CPU. */
+function recordGuardShare() {
+  if (guardCpuMsPerRequest === undefined || pipelineCpuMsPerPayment === undefined) return;
+  record({
+    name: 'inboundGuardShareOfPaymentCpu',
+    value: guardCpuMsPerRequest / pipelineCpuMsPerPayment,
+    unit: 'guard CPU per request / pipeline CPU per payment',
+    goal: '≤ 0.05',
+  });
+}
+
+async function inboundGuard() {
+  step("the services' inbound caller guard vs a bare jose.jwtVerify of the same token");
+  const { inboundGuardBenchmark } = await import('./inbound-guard');
+  const r = await inboundGuardBenchmark();
+  record({ name: 'inboundGuardOpsPerSec', value: r.guardOpsPerSec, unit: 'ops/s' });
+  record({ name: 'inboundBareJoseOpsPerSec', value: r.bareJoseOpsPerSec, unit: 'ops/s' });
+  record({ name: 'inboundGuardVsBareJose', value: r.ratio, unit: 'ratio', goal: '≥ 0.9' });
+  record({
+    name: 'inboundGuardCpuMsPerRequest',
+    value: r.guardCpuMsPerRequest,
+    unit: 'ms CPU',
+  });
+  guardCpuMsPerRequest = r.guardCpuMsPerRequest;
+  // the pipeline section (when it runs in this invocation) supplies the CPU per payment
+  const only = process.argv.slice(2);
+  const pipelineRuns = !only.length || only.some((o) => 'pipeline'.includes(o));
+  if (pipelineCpuMsPerPayment === undefined && !pipelineRuns) {
+    // run alone: a short pipeline run on its own stack gives the CPU per payment
+    const { startStack } = await import('../demo/stack');
+    const { runPayments } = await import('./pipeline');
+    console.log('    a short pipeline run for the CPU per payment (start a stack)');
+    const stack = await startStack({
+      rateLimitPerMinute: 6_000_000,
+      serviceEnv: { QUEUE_CONCURRENCY: '8' },
+    });
+    try {
+      await runPayments(stack, 50, `guard-warm-${Date.now()}`);
+      const run = await runPayments(
+        stack,
+        Number(process.env.BENCH_GUARD_PAYMENTS ?? 200),
+        `guard-${Date.now()}`,
+      );
+      pipelineCpuMsPerPayment = Object.values(run.cpuMsPerPayment).reduce((a, x) => a + x, 0);
+      record({
+        name: 'pipelineCpuMsPerPayment',
+        value: pipelineCpuMsPerPayment,
+        unit: 'ms CPU, all processes (short run)',
+      });
+    } finally {
+      await stack.stop();
+    }
+  }
+  recordGuardShare();
+}
+
 export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'cold herd', run: coldHerd },
   { name: 'simulated hour', run: simulatedHour },
   { name: 'cache hit', run: cacheHit },
   { name: 'http paths', run: httpPaths },
   { name: 'jwt guard', run: jwtGuard },
+  { name: 'inbound guard', run: inboundGuard },
   { name: 'pipeline', run: pipeline },
 ];
 

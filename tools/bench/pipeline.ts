@@ -85,15 +85,14 @@ export async function runPayments(stack: Stack, n: number, tag: string): Promise
   try {
     const before = await completedEvents(events);
     const sentAt = new Map<string, number>();
-    const url = `${stack.services['payment-service'].url}/payments`;
     const cpu0 = cpuByProcess();
     const t0 = performance.now();
     await fromClients(n, async (i) => {
       const at = Date.now();
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': `${tag}-${i}` },
-        body: JSON.stringify({ amount: 100 + i, currency: 'EUR' }),
+      // as checkout, the caller the matrix grants POST /payments (its token cached per role)
+      const res = await stack.callers.checkout.post('payment-service', '/payments', `${tag}-${i}`, {
+        amount: 100 + i,
+        currency: 'EUR',
       });
       if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
       sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);

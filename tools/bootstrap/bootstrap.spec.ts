@@ -2,8 +2,23 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
-import { CredentialSet, TokenManager, assertionPublicJwk } from '@lpi/auth';
+import {
+  CALLER_NAMES,
+  SERVICE_NAMES,
+  callerScopesFor,
+  identityRoleName,
+  secretDataPathOf,
+  servicesCalledBy,
+  type ServiceName,
+} from '@lpi/access-matrix';
+import {
+  CallerTokenSource,
+  CallerTokenVerifier,
+  CredentialSet,
+  TokenManager,
+  assertionPublicJwk,
+  readCallerAuthConfig,
+} from '@lpi/auth';
 import { SecretsClient, SecretsError, type ServiceSecret } from '@lpi/secrets';
 import {
   httpsCall,
@@ -15,6 +30,7 @@ import {
   type VaultDevHandle,
 } from '@lpi/testing';
 import { runBootstrap, sandboxRegistrar, type BootstrapResult } from './bootstrap';
+import { loginCaller } from '../demo/callers';
 
 jest.setTimeout(90_000);
 
@@ -128,6 +144,47 @@ describe('bootstrap', () => {
       for (const other of SERVICE_NAMES)
         expect(caps[secretDataPathOf(other)]).toEqual(other === service ? ['read'] : ['deny']);
     }
+  });
+
+  it('gives each caller an identity that mints tokens for exactly its granted services, which they accept', async () => {
+    const fresh = await bootstrap();
+    const mint = async (vaultToken: string, role: string) =>
+      fetch(`${vault.addr}/v1/identity/oidc/token/${role}`, {
+        headers: { 'x-vault-token': vaultToken },
+      });
+    for (const caller of CALLER_NAMES) {
+      const vaultToken = await loginCaller(vault.addr, fresh.callerIdentities[caller]);
+      const source = new CallerTokenSource({
+        vaultAddr: vault.addr,
+        caller,
+        vaultToken: () => vaultToken,
+      });
+      for (const service of SERVICE_NAMES) {
+        const granted = servicesCalledBy(caller).includes(service);
+        const verifier = new CallerTokenVerifier(
+          service,
+          readCallerAuthConfig(service, { VAULT_ADDR: vault.addr }),
+        );
+        if (granted) {
+          const claims = await verifier.verify(await source.token(service));
+          expect(claims).toMatchObject({
+            caller,
+            scopes: callerScopesFor(caller, service),
+          });
+        } else {
+          // another caller's role for that service, if any: Vault's policy refuses it
+          for (const other of CALLER_NAMES.filter((c) => servicesCalledBy(c).includes(service)))
+            expect((await mint(vaultToken, identityRoleName(other, service))).status).toBe(403);
+        }
+      }
+    }
+    // a service's identity mints no caller token at all
+    const c = await connect('reporting-service', fresh.identities['reporting-service']);
+    const caps = await c.capabilities([
+      `identity/oidc/token/${identityRoleName('finance-dashboard', 'reporting-service')}`,
+      `identity/oidc/token/${identityRoleName('checkout', 'payment-service')}`,
+    ]);
+    expect(Object.values(caps)).toEqual([['deny'], ['deny']]);
   });
 
   it('refuses a wrapped secret-id that was already unwrapped (someone intercepted it)', async () => {

@@ -1,16 +1,23 @@
 // `npm run bootstrap`: one idempotent command, the same code against vault-dev and a real
 // Vault. Enables AppRole and KV v2, writes the generated policies, creates one AppRole per
-// service, registers each service's OAuth client at the provider with exactly its scopes,
-// stores its secret at its own path, and hands each service only its own role-id and a
-// response-wrapped secret-id.
+// service and per caller, the identity-token key and one token role per granted (caller,
+// service) pair, registers each service's OAuth client at the provider with exactly its
+// scopes, stores its secret at its own path, and hands each service and each caller only its
+// own role-id and a response-wrapped secret-id.
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
+  CALLER_NAMES,
+  CALLER_TOKEN_KEY,
   SERVICE_NAMES,
-  allVaultPolicies,
+  allGeneratedPolicies,
+  callerGrants,
+  callerScopesFor,
   grantOf,
+  identityRoleName,
+  type CallerName,
   secretDataPathOf,
   type ServiceName,
 } from '@lpi/access-matrix';
@@ -34,11 +41,21 @@ export interface BootstrapOptions {
   /** Where `<service>/role-id` and `<service>/wrapped-secret-id` are written (0600). */
   outDir?: string;
   wrapTtl?: string;
+  /** Caller token lifetime (the identity roles' `ttl`), seconds. */
+  callerTokenTtlSeconds?: number;
+  /**
+   * `scheme://host[:port]` the services reach Vault at, written to `identity/oidc/config` so
+   * the tokens' `iss` is what they expect (`<VAULT_ADDR>/v1/identity/oidc`); unset keeps
+   * Vault's `api_addr`.
+   */
+  identityIssuer?: string;
   log?: (line: string) => void;
 }
 
 export interface BootstrapResult {
   identities: Record<ServiceName, { roleId: string; wrappedSecretId: string }>;
+  /** The callers' own Vault identities (`<outDir>/<caller>/role-id`, `wrapped-secret-id`). */
+  callerIdentities: Record<CallerName, { roleId: string; wrappedSecretId: string }>;
   redisPasswords: Record<ServiceName, string>;
   /** KV versions after the run: unchanged on a second run. */
   secretVersions: Record<ServiceName, number>;
@@ -78,7 +95,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     vault(o.vaultAddr, o.vaultToken, method, path, body, wrapTtl);
   const changes: string[] = [];
 
-  log('[1/5] secret engines and auth methods');
+  log('[1/6] secret engines and auth methods');
   const mounts = (await v('GET', 'sys/mounts')).json.data ?? {};
   if (!mounts['secret/']) {
     await v('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
@@ -94,8 +111,8 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     changes.push('enabled approle auth');
   }
 
-  log('[2/5] policies generated from the access matrix');
-  for (const [service, hcl] of Object.entries(allVaultPolicies())) {
+  log('[2/6] policies generated from the access matrix (services and callers)');
+  for (const [service, hcl] of Object.entries(allGeneratedPolicies())) {
     const current = await v('GET', `sys/policies/acl/${service}`);
     if (current.json.data?.policy !== hcl) {
       await v('PUT', `sys/policies/acl/${service}`, { policy: hcl });
@@ -103,9 +120,8 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     }
   }
 
-  log('[3/5] one AppRole per service');
-  const identities = {} as BootstrapResult['identities'];
-  for (const service of SERVICE_NAMES) {
+  log('[3/6] one AppRole per service and per caller');
+  for (const service of [...SERVICE_NAMES, ...CALLER_NAMES]) {
     const desired = {
       token_policies: [service],
       token_ttl: 3600,
@@ -127,7 +143,17 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     }
   }
 
-  log('[4/5] provider clients and per-service secrets');
+  log('[4/6] caller tokens: the signing key, one identity role per granted (caller, service)');
+  if (o.identityIssuer) {
+    const issuer = (await v('GET', 'identity/oidc/config')).json.data?.issuer;
+    if (issuer !== o.identityIssuer) {
+      await v('POST', 'identity/oidc/config', { issuer: o.identityIssuer });
+      changes.push('identity token issuer');
+    }
+  }
+  changes.push(...(await identityRoles(v, o.callerTokenTtlSeconds ?? 300)));
+
+  log('[5/6] provider clients and per-service secrets');
   const redisPasswords = {} as Record<ServiceName, string>;
   const secretVersions = {} as Record<ServiceName, number>;
   for (const service of SERVICE_NAMES) {
@@ -186,8 +212,9 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     );
   }
 
-  log('[5/5] role-id and a wrapped secret-id for each service');
-  for (const service of SERVICE_NAMES) {
+  log('[6/6] role-id and a wrapped secret-id for each service and each caller');
+  const identities = {} as Record<string, { roleId: string; wrappedSecretId: string }>;
+  for (const service of [...SERVICE_NAMES, ...CALLER_NAMES]) {
     const roleId = (await v('GET', `auth/approle/role/${service}/role-id`)).json.data
       .role_id as string;
     const wrapped = await v(
@@ -211,7 +238,79 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     }
   }
   log(changes.length ? `changed: ${changes.join(', ')}` : 'nothing to change');
-  return { identities, redisPasswords, secretVersions, changes };
+  return {
+    identities: identities as BootstrapResult['identities'],
+    callerIdentities: identities as BootstrapResult['callerIdentities'],
+    redisPasswords,
+    secretVersions,
+    changes,
+  };
+}
+
+type VaultCall = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; json: Record<string, any> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * The template of a (caller, service) role: the caller's name as `client_id` (RFC 9068) and
+ * the route scopes the matrix grants it on that service, fixed by the role so a caller cannot
+ * choose them; `nbf` first (a template ending in `}}` is misparsed by Vault).
+ */
+export const identityTemplate = (caller: CallerName, service: ServiceName): string =>
+  JSON.stringify({
+    nbf: 0,
+    client_id: caller,
+    scope: callerScopesFor(caller, service).join(' '),
+  }).replace('"nbf":0', '"nbf":{{time.now}}');
+
+/**
+ * The named key that signs caller tokens (allowed for exactly the services' audiences) and one
+ * role per granted (caller, service): `client_id` = the service, so `aud` is the service.
+ */
+async function identityRoles(v: VaultCall, ttl: number): Promise<string[]> {
+  const changes: string[] = [];
+  const grants = callerGrants();
+  const audiences = [...new Set(grants.map((g) => g.service))].sort();
+  const key = {
+    algorithm: 'RS256',
+    rotation_period: 86_400,
+    verification_ttl: 86_400,
+    allowed_client_ids: audiences,
+  };
+  const current = (await v('GET', `identity/oidc/key/${CALLER_TOKEN_KEY}`)).json.data;
+  if (
+    !current ||
+    current.algorithm !== key.algorithm ||
+    current.rotation_period !== key.rotation_period ||
+    current.verification_ttl !== key.verification_ttl ||
+    [...(current.allowed_client_ids ?? [])].sort().join() !== audiences.join()
+  ) {
+    await v('POST', `identity/oidc/key/${CALLER_TOKEN_KEY}`, key);
+    changes.push(`identity key ${CALLER_TOKEN_KEY}`);
+  }
+  for (const { caller, service } of grants) {
+    const name = identityRoleName(caller, service);
+    const role = {
+      key: CALLER_TOKEN_KEY,
+      client_id: service,
+      ttl,
+      template: identityTemplate(caller, service),
+    };
+    const have = (await v('GET', `identity/oidc/role/${name}`)).json.data;
+    if (
+      !have ||
+      have.key !== role.key ||
+      have.client_id !== role.client_id ||
+      have.ttl !== role.ttl ||
+      have.template !== role.template
+    ) {
+      await v('POST', `identity/oidc/role/${name}`, role);
+      changes.push(`identity role ${name}`);
+    }
+  }
+  return changes;
 }
 
 /** A registrar for the provider sandbox's admin API (HTTPS, its CA). */
@@ -253,7 +352,8 @@ export function sandboxRegistrar(
 
 if (require.main === module) {
   // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
-  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl).
+  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl),
+  // optional BOOTSTRAP_IDENTITY_ISSUER (the Vault address services use, for caller tokens' iss).
   void (async () => {
     const env = (name: string) => {
       const v = process.env[name];
@@ -281,6 +381,7 @@ if (require.main === module) {
         ]),
       ) as BootstrapOptions['clientCertificates'],
       outDir,
+      identityIssuer: process.env.BOOTSTRAP_IDENTITY_ISSUER || undefined,
       log: (line) => console.log(line),
     });
     if (outDir) {

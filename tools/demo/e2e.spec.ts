@@ -33,7 +33,10 @@ describe('end to end: payment -> refund -> webhook -> report through the real pr
   });
 
   it('reports exactly the provider transactions', async () => {
-    const res = await fetch(`${stack.services['reporting-service'].url}/reports/summary`);
+    const res = await stack.callers['finance-dashboard'].fetch(
+      'reporting-service',
+      '/reports/summary',
+    );
     const summary = (await res.json()) as {
       reconciled: boolean;
       payments: { count: number };

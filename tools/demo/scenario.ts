@@ -1,5 +1,7 @@
 // The demo scenario, shared by `npm run demo` and the end-to-end test: real processes only.
-import { secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { randomUUID } from 'node:crypto';
+import { SignJWT, generateKeyPair } from 'jose';
+import { identityRoleName, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
 import { httpsCall, waitFor } from '@lpi/testing';
 import type { Stack } from './stack';
 
@@ -30,18 +32,19 @@ const bind = (log: ScenarioLog) => ({
 });
 
 const json = async <T>(res: Response) => (await res.json()) as T;
-const post = (url: string, key: string, body: unknown) =>
-  fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
+
+/** Job keys of a queue (`bull:<queue>:<jobId>`), read as the Redis admin. */
+export async function queuedJobs(s: Stack, queue: string): Promise<string[]> {
+  const keys = (await s.redis.admin().keys(`bull:${queue}:*`)) as string[];
+  return keys.filter((k) => k.split(':').length === 3 && /^bull:[\w-]+:(pay|ref)_/.test(k)).sort();
+}
 
 export async function scenario(s: Stack, log: ScenarioLog) {
   const { step, expectThat } = bind(log);
-  const pay = s.services['payment-service'].url;
-  const refund = s.services['refund-service'].url;
-  const report = s.services['reporting-service'].url;
+  // each call is made by the caller the access matrix grants it to, with its own token
+  const { checkout, 'support-console': support, 'finance-dashboard': finance } = s.callers;
+  const pay = (key: string, body: unknown) =>
+    checkout.post('payment-service', '/payments', key, body);
 
   step(
     'three payments through payment-service (HTTP -> queue -> provider), one of them sent twice',
@@ -53,7 +56,7 @@ export async function scenario(s: Stack, log: ScenarioLog) {
   ] as const;
   const ids: string[] = [];
   for (const [key, amount] of orders) {
-    const res = await post(`${pay}/payments`, key, {
+    const res = await pay(key, {
       amount,
       currency: 'EUR',
       description: `demo ${key}`,
@@ -61,7 +64,7 @@ export async function scenario(s: Stack, log: ScenarioLog) {
     ids.push((await json<{ payment_id: string }>(res)).payment_id);
   }
   const dup = await json<{ payment_id: string }>(
-    await post(`${pay}/payments`, 'order-1001', {
+    await pay('order-1001', {
       amount: 2500,
       currency: 'EUR',
       description: 'demo order-1001',
@@ -72,30 +75,38 @@ export async function scenario(s: Stack, log: ScenarioLog) {
     const all = await Promise.all(
       ids.map(async (id) =>
         json<{ status: string; provider_payment_id?: string }>(
-          await fetch(`${pay}/payments/${id}`),
+          await checkout.fetch('payment-service', `/payments/${id}`),
         ),
       ),
     );
     return all.every((p) => p.status === 'succeeded') ? all : undefined;
   });
   expectThat('all payments charged', true, states.map((p) => p.provider_payment_id).join(', '));
-  const bad = await post(`${pay}/payments`, 'order-bad', { amount: 12.5, currency: 'EUR' });
+  const bad = await pay('order-bad', { amount: 12.5, currency: 'EUR' });
   expectThat(
     'invalid input refused with the error envelope',
     bad.status === 400,
     `HTTP ${bad.status} ${(await json<{ error: { code: string } }>(bad)).error.code}`,
   );
 
-  const reused = await post(`${pay}/payments`, 'order-1001', { amount: 99_999, currency: 'EUR' });
+  const reused = await pay('order-1001', { amount: 99_999, currency: 'EUR' });
   expectThat(
     'a reused Idempotency-Key with another body is refused, not charged',
     reused.status === 409,
     `HTTP ${reused.status} ${(await json<{ error: { code: string } }>(reused)).error.code}`,
   );
 
-  step('a partial refund of the first payment through refund-service');
+  step('support-console looks the payment up and refunds part of it through refund-service');
+  const looked = await json<{ provider_payment_id?: string }>(
+    await support.fetch('payment-service', `/payments/${ids[0]}`),
+  );
+  expectThat(
+    'support-console reads the payment with its own token',
+    looked.provider_payment_id === states[0].provider_payment_id,
+    String(looked.provider_payment_id),
+  );
   const r = await json<{ refund_id: string }>(
-    await post(`${refund}/refunds`, 'refund-1001', {
+    await support.post('refund-service', '/refunds', 'refund-1001', {
       provider_payment_id: states[0].provider_payment_id,
       amount: 500,
       currency: 'EUR',
@@ -104,7 +115,7 @@ export async function scenario(s: Stack, log: ScenarioLog) {
   );
   const refunded = await waitFor('the refund', async () => {
     const state = await json<{ status: string; provider_refund_id?: string }>(
-      await fetch(`${refund}/refunds/${r.refund_id}`),
+      await support.fetch('refund-service', `/refunds/${r.refund_id}`),
     );
     return state.status === 'succeeded' ? state : undefined;
   });
@@ -120,7 +131,7 @@ export async function scenario(s: Stack, log: ScenarioLog) {
       provider_events_received: number;
       reconciled: boolean;
       provider: { net_amount: number };
-    }>(await fetch(`${report}/reports/summary`));
+    }>(await finance.fetch('reporting-service', '/reports/summary'));
     return sum.payments.count === 3 && sum.refunds.count === 1 && sum.provider_events_received >= 4
       ? sum
       : undefined;
@@ -241,5 +252,70 @@ export async function compromisedReporting(s: Stack, log: ScenarioLog) {
     "cannot read payment-service's Vault secret",
     vaultRead.status === 403,
     `HTTP ${vaultRead.status}`,
+  );
+  await compromisedReportingHttp(s, log, login.auth.client_token, own.json.access_token);
+}
+
+/** The HTTP layer: reporting-service asks payment-service to charge, directly. */
+async function compromisedReportingHttp(
+  s: Stack,
+  log: ScenarioLog,
+  vaultToken: string,
+  providerToken: string,
+) {
+  const { expectThat } = bind(log);
+  const jobsBefore = await queuedJobs(s, 'payments');
+  const chargesBefore = (await s.sandbox.admin.ledger()).payments.length;
+  const charge = (authorization?: string) =>
+    fetch(`${s.services['payment-service'].url}/payments`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': `evil-${randomUUID()}`,
+        ...(authorization ? { authorization } : {}),
+      },
+      body: JSON.stringify({ amount: 99_999, currency: 'EUR' }),
+    });
+  const anonymous = await charge();
+  expectThat(
+    'its direct POST /payments without a token is refused',
+    anonymous.status === 401,
+    `HTTP ${anonymous.status} ${(await json<{ error: { code: string } }>(anonymous)).error.code}`,
+  );
+  const role = identityRoleName('checkout', 'payment-service');
+  const minted = await fetch(`${s.vault.addr}/v1/identity/oidc/token/${role}`, {
+    headers: { 'x-vault-token': vaultToken },
+  });
+  expectThat(
+    'its Vault identity cannot mint a caller token for payment-service',
+    minted.status === 403,
+    `GET identity/oidc/token/${role}: HTTP ${minted.status}`,
+  );
+  const { privateKey } = await generateKeyPair('RS256');
+  const forged = await new SignJWT({ client_id: 'checkout', scope: 'payments:create' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'attacker' })
+    .setIssuer(`${s.vault.addr}/v1/identity/oidc`)
+    .setAudience('payment-service')
+    .setSubject('attacker')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(privateKey);
+  for (const [what, token] of [
+    ['a token it signed itself', forged],
+    ['its provider access token', providerToken],
+  ] as const) {
+    const res = await charge(`Bearer ${token}`);
+    expectThat(
+      `its direct POST /payments with ${what} is refused`,
+      res.status === 401,
+      `HTTP ${res.status} ${(await json<{ error: { code: string } }>(res)).error.code}`,
+    );
+  }
+  const jobsAfter = await queuedJobs(s, 'payments');
+  const chargesAfter = (await s.sandbox.admin.ledger()).payments.length;
+  expectThat(
+    'nothing was enqueued or charged',
+    jobsAfter.join() === jobsBefore.join() && chargesAfter === chargesBefore,
+    `${jobsAfter.length} payment jobs, ${chargesAfter} charges at the provider (unchanged)`,
   );
 }

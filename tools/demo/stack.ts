@@ -1,6 +1,7 @@
 // The whole local stack as processes: its own redis-server, vault-dev (unless VAULT_ADDR is
 // set), the provider sandbox, the bootstrap, and the four services, each with nothing but
-// its own role-id and wrapped secret-id. Used by `npm run demo` and the end-to-end test.
+// its own role-id and wrapped secret-id, and the declared callers logged in with their own
+// Vault identities. Used by `npm run demo`, the end-to-end test, the drills and the bench.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import {
   type VaultDevHandle,
 } from '@lpi/testing';
 import { runBootstrap, sandboxRegistrar } from '../bootstrap/bootstrap';
+import { loginCallers, type Callers } from './callers';
 
 export interface Stack {
   pki: DevPki;
@@ -32,6 +34,8 @@ export interface Stack {
   redisAdmin: { username: string; password: string };
   redisPasswords: Record<ServiceName, string>;
   services: Record<ServiceName, { url: string; process: TsProcess }>;
+  /** checkout, support-console, finance-dashboard: each logged in with its own identity. */
+  callers: Callers;
   dir: string;
   logFiles: string[];
   /** SIGKILL a service, give it a fresh wrapped secret-id (single use), start it again. */
@@ -91,7 +95,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     started.push(sandbox);
 
-    log('bootstrap: policies, AppRoles, provider clients, per-service secrets, wrapped secret-ids');
+    log(
+      'bootstrap: policies, AppRoles, caller-token roles, provider clients, per-service secrets, wrapped secret-ids',
+    );
     const outDir = join(dir, 'identities');
     const bootstrap = () =>
       runBootstrap({
@@ -127,7 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           name: service,
           entry: `apps/${service}/src/main.ts`,
           logFile: logFile(service),
-          readyTimeoutMs: 60_000,
+          readyTimeoutMs: 120_000, // a loaded shared machine starts four Nest apps slowly
           env: {
             PORT: String(ports[service]),
             LOG_LEVEL: 'info',
@@ -157,7 +163,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }),
     );
 
+    log('log the callers in, each with its own Vault identity');
+    const callers = await loginCallers(
+      vault.addr,
+      boot.callerIdentities,
+      Object.fromEntries(SERVICE_NAMES.map((s) => [s, services[s].url])) as Record<
+        ServiceName,
+        string
+      >,
+    );
+
     return {
+      callers,
       pki,
       sandbox,
       vault,

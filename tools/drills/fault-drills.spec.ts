@@ -8,27 +8,17 @@ import { startStack, type Stack } from '../demo/stack';
 // provider's ledger: no job lost, no payment charged twice.
 jest.setTimeout(240_000);
 
-const post = async (url: string, key: string, body: unknown) => {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 202) throw new Error(`POST ${url} answered ${res.status}`);
-  return (await res.json()) as { payment_id: string };
-};
-
+/** Payments as checkout, the caller the access matrix grants POST /payments. */
 async function pay(s: Stack, keys: string[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const key of keys)
-    ids.push(
-      (
-        await post(`${s.services['payment-service'].url}/payments`, key, {
-          amount: 1000,
-          currency: 'EUR',
-        })
-      ).payment_id,
-    );
+  for (const key of keys) {
+    const res = await s.callers.checkout.post('payment-service', '/payments', key, {
+      amount: 1000,
+      currency: 'EUR',
+    });
+    if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
+    ids.push(((await res.json()) as { payment_id: string }).payment_id);
+  }
   return ids;
 }
 
@@ -53,7 +43,7 @@ async function expectChargedOnce(s: Stack, ids: string[], timeoutMs = 90_000) {
     'payment events at reporting-service',
     async () => {
       const sum = (await (
-        await fetch(`${s.services['reporting-service'].url}/reports/summary`)
+        await s.callers['finance-dashboard'].fetch('reporting-service', '/reports/summary')
       ).json()) as { payments: { count: number }; reconciled: boolean };
       return sum.reconciled && sum.payments.count === ledger.payments.length ? true : undefined;
     },
@@ -124,17 +114,16 @@ describe('fault drills on a running stack', () => {
     );
     // while Redis is down a new request is refused as retryable: 503, nothing accepted
     await s.redis.kill();
-    const refused = await fetch(`${s.services['payment-service'].url}/payments`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'redis-down' },
-      body: JSON.stringify({ amount: 1000, currency: 'EUR' }),
+    const refused = await s.callers.checkout.post('payment-service', '/payments', 'redis-down', {
+      amount: 1000,
+      currency: 'EUR',
     });
     expect({
       status: refused.status,
       retryAfter: refused.headers.get('retry-after'),
       code: ((await refused.json()) as { error: { code: string } }).error.code,
     }).toEqual({ status: 503, retryAfter: '1', code: 'queue_unavailable' });
-    const unread = await fetch(`${s.services['payment-service'].url}/payments/${ids[0]}`);
+    const unread = await s.callers.checkout.fetch('payment-service', `/payments/${ids[0]}`);
     expect(unread.status).toBe(503);
     // a provider webhook arriving now is refused as retryable, and taken when it comes again
     const webhook = await signedWebhook(s, 'msg_redis_down');

@@ -50,13 +50,19 @@ it('payment-service and refund-service: no 5xx, the envelope on every error, and
       body,
       header,
       fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
-      async (svc, method, payload, key, type) => {
+      fc.boolean(),
+      async (svc, method, payload, key, type, withToken) => {
         const path = svc === 'payment-service' ? '/payments' : '/refunds';
-        const res = await fetch(`${s.services[svc as 'payment-service'].url}${path}`, {
+        // the caller the matrix grants the route, or none (401 with the envelope)
+        const caller = svc === 'payment-service' ? 'checkout' : 'support-console';
+        const init = {
           method,
           headers: { 'content-type': type, ...(key ? { 'idempotency-key': key } : {}) },
           body: method === 'GET' ? undefined : payload,
-        });
+        };
+        const res = withToken
+          ? await s.callers[caller].fetch(svc, path, init)
+          : await fetch(`${s.services[svc].url}${path}`, init);
         expect(res.status).toBeLessThan(500);
         const json = (await res.json().catch(() => undefined)) as
           Record<string, unknown> | undefined;
@@ -79,7 +85,9 @@ it('payment-service and refund-service: no 5xx, the envelope on every error, and
 it('webhook-service: unsigned, tampered or stale deliveries get a 4xx and enqueue nothing', async () => {
   const report = async () =>
     (
-      (await (await fetch(`${s.services['reporting-service'].url}/reports/summary`)).json()) as {
+      (await (
+        await s.callers['finance-dashboard'].fetch('reporting-service', '/reports/summary')
+      ).json()) as {
         provider_events_received: number;
       }
     ).provider_events_received;

@@ -121,7 +121,7 @@ function insertBefore(text: string, anchor: RegExp, insert: string, file: string
 export function planNewService(root: string, s: NewService): [string, string][] {
   const read = (p: string) => readFileSync(join(root, p), 'utf8');
   const out: [string, string][] = [];
-  const route = `GET /${short(s)}/status`;
+  const routeScope = `${short(s)}:read`;
 
   // 1. the access matrix: the name, any new provider scope, and the grant
   const matrixPath = 'libs/access-matrix/src/access-matrix.ts';
@@ -131,6 +131,14 @@ export function planNewService(root: string, s: NewService): [string, string][] 
       matrix,
       /\] as const;\nexport type ProviderScope/,
       `  '${scope}',\n`,
+      matrixPath,
+    );
+  // its status route's own scope, granted to no caller until one is declared (default deny)
+  if (!matrix.includes(`'${routeScope}',\n`))
+    matrix = insertBefore(
+      matrix,
+      /\] as const;\nexport type RouteScope/,
+      `  '${routeScope}',\n`,
       matrixPath,
     );
   matrix = insertBefore(
@@ -149,7 +157,11 @@ export function planNewService(root: string, s: NewService): [string, string][] 
     },
     vault: { secretFields: ${s.auth === 'private_key_jwt' ? 'KEY_JWT_SECRET_FIELDS' : 'COMMON_SECRET_FIELDS'} },
     queues: { produces: ${list(s.produces)}, consumes: ${list(s.consumes)} },
-    http: { port: ${s.port}, routes: ['${route}'], callers: ['edge'] },
+    http: {
+      port: ${s.port},
+      routes: [{ method: 'GET', path: '/${short(s)}/status', scope: '${routeScope}', callers: [] }],
+      callers: ['edge'],
+    },
   },
 `;
   const matrixStart = matrix.indexOf('export const ACCESS_MATRIX');
@@ -344,8 +356,11 @@ export function generateService(root: string, argv: string[], log = console.log)
   );
   log(`
 ${s.name} is in every layer. Next:
-  - write its handlers in apps/${s.name}/src/${short(s)}.module.ts and list its routes in the matrix;
-  - callers other than the edge: the matrix's http.callers and its NetworkPolicy;
+  - write its handlers in apps/${s.name}/src/${short(s)}.module.ts and list its routes in the matrix
+    (a handler not in the matrix stops the service at start-up);
+  - name the callers of each route in the matrix (none yet: every route answers 401/403), then
+    run \`npm run policies:generate\` and the bootstrap;
+  - network zones other than the edge: the matrix's http.callers and its NetworkPolicy;
   - docs/configuration.md (its table) and docs/architecture.md (its row);
   - npm test, then npm run drill: its grants allowed, every other grant denied.`);
   return s;

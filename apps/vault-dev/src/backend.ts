@@ -72,6 +72,8 @@ export type Reply =
       data?: Record<string, unknown> | null;
       warnings?: string[];
       auth?: Record<string, unknown>;
+      /** a status other than 200 that still carries the envelope (RespondWithStatusCode) */
+      status?: number;
     }
   | { raw: unknown; status?: number; headers?: Record<string, string> };
 

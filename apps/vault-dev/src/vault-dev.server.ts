@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import {
-  badRequest,
   denied,
   duration,
   invalidToken,
@@ -18,30 +17,27 @@ import {
 } from './backend';
 import { AppRoleBackend } from './backends/approle';
 import { IdentityBackend } from './backends/identity';
-import { LeasesBackend } from './backends/leases';
-import { sanitizePolicies, TokenBackend } from './backends/token';
-import { authBlock, TokenStore, type Token } from './token-store';
 import { IdentityStore, type AuthMount } from './backends/identity-store';
-import { Acl, DEFAULT_POLICY, parsePolicy, PolicyParseError, type PathRule } from './policy';
+import { KubernetesBackend } from './backends/kubernetes';
+import { KvBackend } from './backends/kv';
+import { LeasesBackend } from './backends/leases';
+import { mountAccessor, SysBackend, type AuthEntry, type MountEntry } from './backends/sys';
+import { TokenBackend } from './backends/token';
+import { readJson } from './request';
+import { Acl, DEFAULT_POLICY, parsePolicy, type PathRule } from './policy';
+import { TokenStore, type Token } from './token-store';
 
 /**
  * A Vault-API-compatible dev server for tests and the local demo: the endpoints this project
  * uses, Vault's envelope, status codes and error bodies, and Vault's ACL rules. NOT Vault.
+ *
+ * The core does what Vault's core does around a request: parse it, find the mount's backend
+ * and route, authenticate, check the ACL (create vs update by the route's existence check,
+ * sudo for root-protected paths), call the handler, then build the envelope or wrap it.
  */
-interface KvEntry {
-  versions: {
-    data: Record<string, unknown>;
-    created_time: string;
-    deletion_time: string;
-    destroyed: boolean;
-  }[];
-  created_time: string;
-  updated_time: string;
-}
 
 /** Injected at the top level as well as under `data` (http/handler.go injectDataIntoTopRoutes). */
 const INJECTED = [/^sys\/mounts\/?$/, /^sys\/auth\/?$/, /^sys\/capabilities(-self|-accessor)?$/];
-const SUDO = [/^sys\/auth\/.+/];
 
 export interface VaultDevOptions {
   rootToken?: string;
@@ -52,61 +48,56 @@ export interface VaultDevOptions {
   apiAddr?: string;
 }
 
-const mountAccessor = (type: string) => `auth_${type}_${randomBytes(4).toString('hex')}`;
-
 export class VaultDev {
   readonly rootToken: string;
   private readonly tokens: TokenStore;
   /** tokens on their last allowed use: revoked once the request is answered */
   private readonly lastUses = new Set<string>();
   private readonly policies = new Map<string, string>([['default', DEFAULT_POLICY]]);
-  private readonly mounts = new Map<string, { type: string; options: Record<string, string> }>([
+  private readonly mounts = new Map<string, MountEntry>([
     ['secret/', { type: 'kv', options: { version: '2' } }],
     ['cubbyhole/', { type: 'cubbyhole', options: {} }],
     ['sys/', { type: 'system', options: {} }],
     ['identity/', { type: 'identity', options: {} }],
   ]);
-  private readonly auths = new Map<string, { type: string; accessor: string }>([
+  private readonly auths = new Map<string, AuthEntry>([
     ['token/', { type: 'token', accessor: mountAccessor('token') }],
   ]);
-  private readonly identityStore: IdentityStore;
+  /** most specific mount first: `sys/leases/` before `sys/` */
   private readonly backends: Backend[];
   private apiAddr: string;
-  private readonly kv = new Map<string, KvEntry>();
-  private readonly k8sRoles = new Map<
-    string,
-    {
-      names: string[];
-      namespaces: string[];
-      policies: string[];
-      ttl: number;
-      maxTtl: number;
-      aliasNameSource: string;
-    }
-  >();
-  private k8sConfig?: { kubernetes_host: string };
   private readonly now: () => number;
-
   private readonly onIssued: (values: string[]) => void;
 
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
     this.onIssued = options.onIssued ?? (() => undefined);
     this.apiAddr = options.apiAddr ?? '';
-    this.identityStore = new IdentityStore(this.now);
+    const identity = new IdentityStore(this.now);
     this.tokens = new TokenStore(this.now, (v) => this.onIssued(v));
+    const authMount = (path: string) => () => this.authMount(path);
     this.backends = [
-      new TokenBackend(this.tokens, this.now),
       new LeasesBackend(this.tokens, this.now),
+      new SysBackend({
+        mounts: this.mounts,
+        auths: this.auths,
+        policies: this.policies,
+        tokens: this.tokens,
+        acl: (t) => this.acl(t),
+        now: this.now,
+      }),
+      new TokenBackend(this.tokens, this.now),
       new AppRoleBackend({
         tokens: this.tokens,
-        identity: this.identityStore,
+        identity,
         now: this.now,
         onIssued: (v) => this.onIssued(v),
-        mount: () => (this.auths.has('approle/') ? this.authMount('approle/') : undefined),
+        mount: authMount('approle/'),
       }),
+      new KubernetesBackend({ tokens: this.tokens, identity, mount: authMount('kubernetes/') }),
+      new KvBackend(this.now, (v) => this.onIssued(v)),
       new IdentityBackend({
-        store: this.identityStore,
+        store: identity,
         now: this.now,
         apiAddr: () => this.apiAddr,
         onIssued: (v) => this.onIssued(v),
@@ -153,7 +144,6 @@ export class VaultDev {
       if (!url.pathname.startsWith('/v1/')) throw notFound();
       let path = decodeURIComponent(url.pathname.slice(4));
       const body = await readJson(req);
-      let op: Op;
       const method = req.method ?? 'GET';
       const isList =
         method === 'LIST' || (method === 'GET' && url.searchParams.get('list') === 'true');
@@ -161,49 +151,91 @@ export class VaultDev {
       const backend = this.backends.find((b) => path.startsWith(b.mount));
       if (backend?.enabled && !backend.enabled()) throw noHandler(path);
       const mounted = backend && matchRoute(backend, path);
+      let op: Op;
       if (isList) op = 'list';
       else if (method === 'GET') op = 'read';
       else if (method === 'POST' || method === 'PUT')
-        op = (mounted ? mounted.route.exists?.(mounted) !== false : this.exists(path))
-          ? 'update'
-          : 'create';
+        op = mounted?.route.exists?.(mounted) === false ? 'create' : 'update';
       else if (method === 'DELETE') op = 'delete';
       else throw new VaultError(405, ['unsupported operation']);
       for (const [k, v] of url.searchParams) if (k !== 'list') body[k] ??= v;
 
       token = this.authenticate(req, path, op, mounted?.route);
-      if (backend) {
-        if (!mounted) throw new VaultError(404, ['unsupported path']);
-        const handler = mounted.route.operations[op];
-        if (!handler) throw new VaultError(405, ['unsupported operation']);
-        const reply = await handler({
-          path,
-          op,
-          params: mounted.params,
-          body,
-          caller: token && this.caller(token),
-          req,
-        });
-        if (reply && 'raw' in reply) {
-          for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-          if (reply.raw === null) {
-            res.statusCode = reply.status ?? 204;
-            res.end();
-          } else this.respond(res, reply.status ?? 200, reply.raw);
-          return;
-        }
-        this.finish(req, res, path, this.fromReply(reply, backend));
-        return;
-      }
-      const result = await this.route(path, op, body, token, req);
-      this.finish(req, res, path, result);
+      if (!backend) throw noHandler(path);
+      if (!mounted) throw new VaultError(404, ['unsupported path']);
+      const handler = mounted.route.operations[op];
+      if (!handler) throw new VaultError(405, ['unsupported operation']);
+      const reply = await handler({
+        path,
+        op,
+        params: mounted.params,
+        body,
+        caller: token && this.caller(token),
+        req,
+      });
+      this.reply(req, res, path, backend, reply);
     } catch (err) {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
-      // a soft-deleted KV version is a 404 that still carries the envelope, like Vault's
       this.respond(res, e.status, e.body ?? { errors: e.errors });
     } finally {
       if (token && this.lastUses.delete(token.id)) this.tokens.revoke(token.id);
     }
+  }
+
+  /** A raw body as is; otherwise the envelope (injected on sys routes), wrapped if asked. */
+  private reply(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    backend: Backend,
+    reply: Reply,
+  ): void {
+    if (reply && 'raw' in reply) {
+      for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+      if (reply.raw === null) {
+        res.statusCode = reply.status ?? 204;
+        res.end();
+      } else this.respond(res, reply.status ?? 200, reply.raw);
+      return;
+    }
+    if (!reply || (!reply.warnings?.length && !reply.auth && reply.data === undefined)) {
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
+    const envelope = this.envelope(path, backend.type, reply);
+    const wrapTtl = req.headers['x-vault-wrap-ttl'];
+    if (wrapTtl && !reply.status) {
+      this.respond(res, 200, this.wrap(envelope, path, duration(wrapTtl, 300)));
+      return;
+    }
+    this.respond(res, reply.status ?? 200, envelope);
+  }
+
+  private respond(res: ServerResponse, status: number, body: unknown) {
+    res.statusCode = status;
+    res.end(JSON.stringify(body));
+  }
+
+  private envelope(
+    path: string,
+    mountType: string,
+    reply: { data?: Record<string, unknown> | null; warnings?: string[]; auth?: unknown },
+  ): Record<string, unknown> {
+    const data = reply.data ?? null;
+    const env: Record<string, unknown> = {
+      request_id: randomUUID(),
+      lease_id: '',
+      renewable: false,
+      lease_duration: 0,
+      data,
+      wrap_info: null,
+      warnings: reply.warnings?.length ? reply.warnings : null,
+      auth: reply.auth ?? null,
+      mount_type: mountType,
+    };
+    if (data && INJECTED.some((r) => r.test(path))) Object.assign(env, data);
+    return env;
   }
 
   private caller(t: Token): Caller {
@@ -219,81 +251,6 @@ export class VaultDev {
     };
   }
 
-  private fromReply(reply: Reply, backend: Backend): Record<string, unknown> | null {
-    if (!reply || 'raw' in reply) return null;
-    if (!reply.warnings?.length && !reply.auth && reply.data === undefined) return null;
-    return {
-      ...this.envelope(reply.data ?? null, {
-        warnings: reply.warnings?.length ? reply.warnings : null,
-        auth: reply.auth ?? null,
-      }),
-      mount_type: backend.type,
-    };
-  }
-
-  private finish(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    result: Record<string, unknown> | null,
-  ): void {
-    const wrapTtl = req.headers['x-vault-wrap-ttl'];
-    if (result && wrapTtl) {
-      this.respond(res, 200, this.wrap(result, path, duration(wrapTtl, 300)));
-      return;
-    }
-    if (!result) {
-      res.statusCode = 204;
-      res.end();
-      return;
-    }
-    this.respond(res, 200, result);
-  }
-
-  private respond(res: ServerResponse, status: number, body: unknown) {
-    res.statusCode = status;
-    res.end(JSON.stringify(body));
-  }
-
-  private envelope(
-    data: Record<string, unknown> | null,
-    extra: Record<string, unknown> = {},
-    path = '',
-  ): Record<string, unknown> {
-    const mount = path.startsWith('secret/')
-      ? 'kv'
-      : path.startsWith('auth/approle')
-        ? 'approle'
-        : path.startsWith('auth/token')
-          ? 'token'
-          : path.startsWith('sys/')
-            ? 'system'
-            : '';
-    const env: Record<string, unknown> = {
-      request_id: randomUUID(),
-      lease_id: '',
-      renewable: false,
-      lease_duration: 0,
-      data,
-      wrap_info: null,
-      warnings: null,
-      auth: null,
-      mount_type: mount,
-      ...extra,
-    };
-    if (data && INJECTED.some((r) => r.test(path))) Object.assign(env, data);
-    return env;
-  }
-
-  private unauthenticated(path: string): boolean {
-    return (
-      path === 'sys/health' ||
-      /^auth\/(approle|kubernetes)\/login$/.test(path) ||
-      path === 'sys/wrapping/unwrap' ||
-      path === 'sys/wrapping/lookup'
-    );
-  }
-
   private authenticate(
     req: IncomingMessage,
     path: string,
@@ -306,16 +263,14 @@ export class VaultDev {
         ? req.headers.authorization.slice(7)
         : undefined);
     const id = Array.isArray(header) ? header[0] : header;
-    if (route?.unauthenticated || this.unauthenticated(path))
-      return id ? this.tokens.get(id) : undefined;
+    if (route?.unauthenticated) return this.tokens.get(id);
     // a revoked, expired or unknown token: 403 permission denied + invalid token, everywhere
     const token = this.tokens.get(id);
     if (!token || token.wrapped) throw invalidToken();
     if (token.policies.includes('root')) return this.use(token);
-    const aclOp =
-      op === 'create' && !route?.exists && !this.hasExistenceCheck(path) ? 'update' : op;
-    if (!this.acl(token).allows(path, aclOp, !!route?.sudo || SUDO.some((r) => r.test(path))))
-      throw denied();
+    // without an existence check a write is always `update` (request_handling.go)
+    const aclOp = op === 'create' && !route?.exists ? 'update' : op;
+    if (!this.acl(token).allows(path, aclOp, !!route?.sudo)) throw denied();
     return this.use(token);
   }
 
@@ -337,23 +292,12 @@ export class VaultDev {
     return new Acl(rules);
   }
 
-  private hasExistenceCheck(path: string): boolean {
-    return /^secret\/data\//.test(path) || /^auth\/kubernetes\/role\/[^/]+$/.test(path);
+  private authMount(path: string): AuthMount | undefined {
+    const m = this.auths.get(path);
+    return m && { path: `auth/${path}`, type: m.type, accessor: m.accessor };
   }
 
-  private exists(path: string): boolean {
-    let m = /^secret\/data\/(.+)$/.exec(path);
-    if (m) return this.kv.has(m[1]);
-    m = /^auth\/kubernetes\/role\/([^/]+)$/.exec(path);
-    if (m) return this.k8sRoles.has(m[1]);
-    return true;
-  }
-
-  private authMount(path: string): AuthMount {
-    const m = this.auths.get(path)!;
-    return { path: `auth/${path}`, type: m.type, accessor: m.accessor };
-  }
-
+  /** vault/wrapping.go: the response goes into an orphan, single-use token */
   private wrap(
     response: Record<string, unknown>,
     path: string,
@@ -364,7 +308,6 @@ export class VaultDev {
         (response.auth as { accessor?: string } | null)?.accessor ??
         '',
     );
-    // an orphan, single-use token holding the response (vault/wrapping.go wrapInCubbyhole)
     const t = this.tokens.create({
       policies: ['response-wrapping'],
       ttl,
@@ -394,361 +337,5 @@ export class VaultDev {
         wrapped_accessor: wrappedAccessor,
       },
     };
-  }
-
-  private wrappingToken(id: unknown): Token {
-    const t = typeof id === 'string' ? this.tokens.get(id) : undefined;
-    if (!t?.wrapped) throw badRequest('wrapping token is not valid or does not exist');
-    return t;
-  }
-
-  private async route(
-    path: string,
-    op: Op,
-    body: Record<string, unknown>,
-    token: Token | undefined,
-    req: IncomingMessage,
-  ): Promise<Record<string, unknown> | null> {
-    const e = (data: Record<string, unknown> | null, extra?: Record<string, unknown>) =>
-      this.envelope(data, extra, path);
-    let m: RegExpExecArray | null;
-
-    if (path === 'sys/health')
-      return {
-        initialized: true,
-        sealed: false,
-        standby: false,
-        performance_standby: false,
-        replication_performance_mode: 'disabled',
-        replication_dr_mode: 'disabled',
-        server_time_utc: Math.floor(this.now() / 1000),
-        version: '1.17.0+vault-dev',
-        cluster_name: 'vault-dev',
-        cluster_id: 'vault-dev',
-      };
-
-    // --- mounts and auth methods
-    if (path === 'sys/mounts' && op === 'read')
-      return e(
-        Object.fromEntries(
-          [...this.mounts].map(([p, v]) => [
-            p,
-            { type: v.type, options: v.options, description: '' },
-          ]),
-        ),
-      );
-    if ((m = /^sys\/mounts\/(.+?)\/?$/.exec(path))) {
-      const key = `${m[1]}/`;
-      if (op === 'delete') return (void this.mounts.delete(key), null);
-      if (this.mounts.has(key)) throw new VaultError(400, [`path is already in use at ${key}`]);
-      const type = String(body.type ?? '');
-      const options = (body.options as Record<string, string>) ?? {};
-      if (!['kv', 'kv-v2'].includes(type))
-        throw badRequest(`plugin not found in the catalog: ${type}`);
-      this.mounts.set(key, {
-        type: 'kv',
-        options: { version: type === 'kv-v2' ? '2' : (options.version ?? '1') },
-      });
-      return null;
-    }
-    if (path === 'sys/auth' && op === 'read')
-      return e(
-        Object.fromEntries(
-          [...this.auths].map(([p, v]) => [
-            p,
-            { type: v.type, accessor: v.accessor, description: '' },
-          ]),
-        ),
-      );
-    if ((m = /^sys\/auth\/(.+?)\/?$/.exec(path))) {
-      const key = `${m[1]}/`;
-      if (op === 'delete') return (void this.auths.delete(key), null);
-      if (this.auths.has(key)) throw badRequest(`path is already in use at ${key}`);
-      const type = String(body.type ?? '');
-      if (!['approle', 'kubernetes'].includes(type))
-        throw badRequest(`plugin not found in the catalog: ${type}`);
-      this.auths.set(key, { type, accessor: mountAccessor(type) });
-      return null;
-    }
-
-    // --- policies
-    if (path === 'sys/policies/acl/' && op === 'list')
-      return e({ keys: [...this.policies.keys(), 'root'].sort() });
-    if ((m = /^sys\/policies\/acl\/([^/]+)$/.exec(path))) {
-      const name = m[1].toLowerCase();
-      if (op === 'read') {
-        const policy = this.policies.get(name);
-        if (!policy) throw notFound();
-        return e({ name, policy });
-      }
-      if (op === 'delete') {
-        if (name === 'default') throw badRequest('cannot delete default policy');
-        this.policies.delete(name);
-        return null;
-      }
-      if (name === 'root') throw badRequest('cannot update root policy');
-      const policy = String(body.policy ?? '');
-      try {
-        parsePolicy(policy);
-      } catch (err) {
-        throw badRequest(
-          `failed to parse policy: ${err instanceof PolicyParseError ? err.message : 'invalid'}`,
-        );
-      }
-      this.policies.set(name, policy);
-      return null;
-    }
-
-    // --- capabilities
-    if (path === 'sys/capabilities-self' || path === 'sys/capabilities') {
-      const target =
-        path === 'sys/capabilities' ? this.tokens.get(String(body.token ?? '')) : token;
-      if (!target) throw badRequest('invalid token');
-      const paths = (Array.isArray(body.paths) ? body.paths : [body.path])
-        .filter(Boolean)
-        .map(String);
-      const acl = this.acl(target);
-      const data: Record<string, unknown> = {};
-      for (const p of paths)
-        data[p] = target.policies.includes('root') ? ['root'] : acl.capabilities(p);
-      if (paths.length === 1) data.capabilities = data[paths[0]];
-      return e(data);
-    }
-
-    // --- response wrapping
-    if (path === 'sys/wrapping/unwrap') {
-      const t = this.wrappingToken(body.token ?? req.headers['x-vault-token']);
-      this.tokens.revoke(t.id); // single use
-      return t.wrapped!.body;
-    }
-    if (path === 'sys/wrapping/lookup') {
-      const t = this.wrappingToken(body.token);
-      return e({
-        creation_path: t.wrapped!.creationPath,
-        creation_time: new Date(t.issuedAt).toISOString(),
-        creation_ttl: t.wrapped!.ttl,
-      });
-    }
-
-    // --- Kubernetes auth (login is checked against the configured TokenReview endpoint)
-    if (path.startsWith('auth/kubernetes/') && !this.auths.has('kubernetes/'))
-      throw new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
-    if (path === 'auth/kubernetes/config') {
-      if (op === 'read') return e(this.k8sConfig ?? null);
-      this.k8sConfig = { kubernetes_host: String(body.kubernetes_host ?? '') };
-      return null;
-    }
-    if ((m = /^auth\/kubernetes\/role\/([^/]+)$/.exec(path))) {
-      if (op === 'read') {
-        const r = this.k8sRoles.get(m[1]);
-        if (!r) throw notFound();
-        return e({
-          bound_service_account_names: r.names,
-          bound_service_account_namespaces: r.namespaces,
-          token_policies: r.policies,
-          token_ttl: r.ttl,
-          token_max_ttl: r.maxTtl,
-          alias_name_source: r.aliasNameSource,
-        });
-      }
-      const list = (v: unknown) =>
-        Array.isArray(v)
-          ? v.map(String)
-          : String(v ?? '')
-              .split(',')
-              .filter(Boolean);
-      const k8sRole = {
-        names: list(body.bound_service_account_names),
-        namespaces: list(body.bound_service_account_namespaces),
-        policies: list(body.token_policies ?? body.policies),
-        ttl: duration(body.token_ttl, 3600),
-        maxTtl: duration(body.token_max_ttl, 86400),
-        aliasNameSource: String(body.alias_name_source ?? 'serviceaccount_uid'),
-      };
-      if (!['serviceaccount_uid', 'serviceaccount_name'].includes(k8sRole.aliasNameSource))
-        throw badRequest(`invalid alias_name_source: ${k8sRole.aliasNameSource}`);
-      if (k8sRole.ttl > k8sRole.maxTtl)
-        throw badRequest("'token_ttl' cannot be greater than 'token_max_ttl'");
-      this.k8sRoles.set(m[1], k8sRole);
-      return null;
-    }
-    if (path === 'auth/kubernetes/login') {
-      const role = this.k8sRoles.get(String(body.role ?? ''));
-      if (!role) throw badRequest(`invalid role name "${String(body.role)}"`);
-      if (!this.k8sConfig?.kubernetes_host)
-        throw badRequest('could not load backend configuration');
-      const review = await fetch(
-        `${this.k8sConfig.kubernetes_host}/apis/authentication.k8s.io/v1/tokenreviews`,
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenReview',
-            spec: { token: String(body.jwt ?? '') },
-          }),
-        },
-      )
-        .then(
-          (r) =>
-            r.json() as Promise<{
-              status?: { authenticated?: boolean; user?: { username?: string; uid?: string } };
-            }>,
-        )
-        .catch(() => undefined);
-      if (!review?.status?.authenticated) throw new VaultError(403, ['permission denied']);
-      const [, , namespace, name] = String(review.status.user?.username ?? '').split(':');
-      if (!role.names.includes(name) && !role.names.includes('*'))
-        throw new VaultError(403, ['service account name not authorized']);
-      if (!role.namespaces.includes(namespace) && !role.namespaces.includes('*'))
-        throw new VaultError(403, ['namespace not authorized']);
-      const uid = String(review.status.user?.uid ?? '');
-      const meta = {
-        service_account_name: name,
-        service_account_namespace: namespace,
-        service_account_secret_name: '',
-        service_account_uid: uid,
-      };
-      // alias_name_source: serviceaccount_uid (the default) or serviceaccount_name
-      const aliasName =
-        role.aliasNameSource === 'serviceaccount_name' || !uid ? `${namespace}/${name}` : uid;
-      const entity = this.identityStore.entityForLogin(
-        this.authMount('kubernetes/'),
-        aliasName,
-        meta,
-      );
-      const t = this.tokens.create({
-        policies: sanitizePolicies(role.policies, true),
-        ttl: role.ttl,
-        maxTtl: role.maxTtl,
-        path: 'auth/kubernetes/login',
-        displayName: `kubernetes-${namespace}-${name}`,
-        meta: { role: String(body.role), ...meta },
-        entityId: entity.id,
-        renewable: true,
-        numUses: 0,
-      });
-      return this.envelope(null, { auth: authBlock(t) }, path);
-    }
-
-    // --- KV v2 at secret/
-    if ((m = /^secret\/data\/(.+)$/.exec(path))) {
-      const key = m[1];
-      const entry = this.kv.get(key);
-      if (op === 'read') {
-        if (!entry) throw notFound();
-        const version = body.version ? Number(body.version) : entry.versions.length;
-        const v = entry.versions[version - 1];
-        if (!v) throw notFound();
-        const metadata = {
-          created_time: v.created_time,
-          custom_metadata: null,
-          deletion_time: v.deletion_time,
-          destroyed: v.destroyed,
-          version,
-        };
-        if (v.deletion_time || v.destroyed) {
-          throw Object.assign(new VaultError(404, []), { body: e({ data: null, metadata }) });
-        }
-        return e({ data: v.data, metadata });
-      }
-      if (op === 'delete') {
-        if (entry)
-          entry.versions[entry.versions.length - 1].deletion_time = new Date(
-            this.now(),
-          ).toISOString();
-        return null;
-      }
-      const cas = (body.options as { cas?: number } | undefined)?.cas;
-      const current = entry?.versions.length ?? 0;
-      if (cas !== undefined && Number(cas) !== current)
-        throw badRequest('check-and-set parameter did not match the current version');
-      if (!body.data || typeof body.data !== 'object') throw badRequest('no data provided');
-      const at = new Date(this.now()).toISOString();
-      const next = entry ?? { versions: [], created_time: at, updated_time: at };
-      // every stored value but identifiers (`client_id`: a name, not a secret)
-      this.onIssued(
-        Object.entries(body.data as Record<string, unknown>)
-          .filter(([k, v]) => typeof v === 'string' && !k.endsWith('_id'))
-          .map(([, v]) => String(v)),
-      );
-      next.versions.push({
-        data: body.data as Record<string, unknown>,
-        created_time: at,
-        deletion_time: '',
-        destroyed: false,
-      });
-      next.updated_time = at;
-      this.kv.set(key, next);
-      return e({
-        created_time: at,
-        custom_metadata: null,
-        deletion_time: '',
-        destroyed: false,
-        version: next.versions.length,
-      });
-    }
-    if ((m = /^secret\/metadata\/(.*)$/.exec(path))) {
-      const key = m[1];
-      if (op === 'list') {
-        const prefix = key;
-        const keys = [
-          ...new Set(
-            [...this.kv.keys()]
-              .filter((k) => k.startsWith(prefix))
-              .map((k) => {
-                const rest = k.slice(prefix.length);
-                const i = rest.indexOf('/');
-                return i < 0 ? rest : rest.slice(0, i + 1);
-              }),
-          ),
-        ].sort();
-        if (!keys.length) throw notFound();
-        return e({ keys });
-      }
-      const entry = this.kv.get(key);
-      if (op === 'delete') return (void this.kv.delete(key), null);
-      if (!entry) throw notFound();
-      return e({
-        cas_required: false,
-        created_time: entry.created_time,
-        current_version: entry.versions.length,
-        custom_metadata: null,
-        delete_version_after: '0s',
-        max_versions: 0,
-        oldest_version: 1,
-        updated_time: entry.updated_time,
-        versions: Object.fromEntries(
-          entry.versions.map((v, i) => [
-            String(i + 1),
-            {
-              created_time: v.created_time,
-              deletion_time: v.deletion_time,
-              destroyed: v.destroyed,
-            },
-          ]),
-        ),
-      });
-    }
-
-    throw new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 32 * 1024 * 1024) throw new VaultError(413, ['request too large']);
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    throw badRequest('error parsing JSON');
   }
 }

@@ -61,6 +61,57 @@ export const KEY_JWT_SECRET_FIELDS = [
 export type SecretField =
   (typeof COMMON_SECRET_FIELDS)[number] | (typeof KEY_JWT_SECRET_FIELDS)[number] | 'webhook_secret';
 
+/**
+ * Callers: the identities that call the services' HTTP routes (edge clients, consoles). Each
+ * has its own Vault identity and mints short-lived JWTs for one service at a time (Vault
+ * identity tokens, ADR 0014). The four services call none of these routes: they talk over
+ * queues, and no service is a caller.
+ */
+export const CALLER_NAMES = ['checkout', 'support-console', 'finance-dashboard'] as const;
+export type CallerName = (typeof CALLER_NAMES)[number];
+
+/** The merchant's own route scopes (not the provider's): what a caller token may do. */
+export const ROUTE_SCOPES = [
+  'payments:create',
+  'payments:read',
+  'refunds:create',
+  'refunds:read',
+  'reports:read',
+] as const;
+export type RouteScope = (typeof ROUTE_SCOPES)[number];
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type NetworkPeer = 'edge' | 'provider' | ServiceName;
+
+/** A route called with a caller token: `aud` = the service, `scope` must hold `scope`. */
+export interface CallerRoute {
+  readonly method: HttpMethod;
+  /** Nest-style path, parameters as `:name`. */
+  readonly path: string;
+  readonly scope: RouteScope;
+  readonly callers: readonly CallerName[];
+}
+/** A route authenticated by the sender's signature instead (Standard Webhooks). */
+export interface SignedRoute {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly signedBy: 'provider';
+  readonly scheme: 'standard-webhooks';
+}
+/** A route anyone may call: health only. */
+export interface PublicRoute {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly public: true;
+}
+export type RouteGrant = CallerRoute | SignedRoute | PublicRoute;
+
+/** Every service serves these (ServiceBootstrapModule's probes), with no token. */
+export const PUBLIC_ROUTES: readonly PublicRoute[] = [
+  { method: 'GET', path: '/health/live', public: true },
+  { method: 'GET', path: '/health/ready', public: true },
+];
+
 export interface ServiceGrant {
   readonly name: ServiceName;
   /** What the service is for, in one line (shown in docs and the drill). */
@@ -77,11 +128,17 @@ export interface ServiceGrant {
     readonly produces: readonly QueueName[];
     readonly consumes: readonly QueueName[];
   };
-  /** Inbound HTTP: who may call this service (NetworkPolicy in Kubernetes). */
+  /** Inbound HTTP: every route, and who may call it with which scope. */
   readonly http: {
     readonly port: number;
-    readonly routes: readonly string[];
-    readonly callers: readonly ('edge' | 'provider' | ServiceName)[];
+    /** Every route of the service besides PUBLIC_ROUTES; anything else is refused. */
+    readonly routes: readonly RouteGrant[];
+    /**
+     * Network zones the traffic comes from (NetworkPolicy ingress peers, compose networks):
+     * `edge` where caller identities call in, `provider` for signed webhooks. Who may call a
+     * route is decided per route, by caller identity, in `routes`.
+     */
+    readonly callers: readonly NetworkPeer[];
   };
 }
 
@@ -96,7 +153,19 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: COMMON_SECRET_FIELDS },
     queues: { produces: ['payments', 'payment-events'], consumes: ['payments'] },
-    http: { port: 3101, routes: ['POST /payments', 'GET /payments/:id'], callers: ['edge'] },
+    http: {
+      port: 3101,
+      routes: [
+        { method: 'POST', path: '/payments', scope: 'payments:create', callers: ['checkout'] },
+        {
+          method: 'GET',
+          path: '/payments/:id',
+          scope: 'payments:read',
+          callers: ['checkout', 'support-console'],
+        },
+      ],
+      callers: ['edge'],
+    },
   },
   'refund-service': {
     name: 'refund-service',
@@ -109,7 +178,19 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: KEY_JWT_SECRET_FIELDS },
     queues: { produces: ['refunds', 'refund-events'], consumes: ['refunds'] },
-    http: { port: 3102, routes: ['POST /refunds', 'GET /refunds/:id'], callers: ['edge'] },
+    http: {
+      port: 3102,
+      routes: [
+        { method: 'POST', path: '/refunds', scope: 'refunds:create', callers: ['support-console'] },
+        {
+          method: 'GET',
+          path: '/refunds/:id',
+          scope: 'refunds:read',
+          callers: ['support-console'],
+        },
+      ],
+      callers: ['edge'],
+    },
   },
   'reporting-service': {
     name: 'reporting-service',
@@ -121,7 +202,18 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: COMMON_SECRET_FIELDS },
     queues: { produces: [], consumes: ['payment-events', 'refund-events', 'provider-events'] },
-    http: { port: 3103, routes: ['GET /reports/summary'], callers: ['edge'] },
+    http: {
+      port: 3103,
+      routes: [
+        {
+          method: 'GET',
+          path: '/reports/summary',
+          scope: 'reports:read',
+          callers: ['finance-dashboard'],
+        },
+      ],
+      callers: ['edge'],
+    },
   },
   'webhook-service': {
     name: 'webhook-service',
@@ -133,7 +225,18 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: [...COMMON_SECRET_FIELDS, 'webhook_secret'] },
     queues: { produces: ['provider-events'], consumes: [] },
-    http: { port: 3104, routes: ['POST /webhooks/provider'], callers: ['provider'] },
+    http: {
+      port: 3104,
+      routes: [
+        {
+          method: 'POST',
+          path: '/webhooks/provider',
+          signedBy: 'provider',
+          scheme: 'standard-webhooks',
+        },
+      ],
+      callers: ['provider'],
+    },
   },
 };
 
@@ -173,3 +276,63 @@ export const hasScope = (service: ServiceName, scope: ProviderScope): boolean =>
 /** Redis key pattern of one queue (BullMQ's default `bull` prefix). */
 export const queueKeyPattern = (queue: QueueName, prefix = 'bull'): string =>
   `${prefix}:${queue}:*`;
+
+export const isCallerRoute = (route: RouteGrant): route is CallerRoute => 'scope' in route;
+export const isSignedRoute = (route: RouteGrant): route is SignedRoute => 'signedBy' in route;
+export const isPublicRoute = (route: RouteGrant): route is PublicRoute => 'public' in route;
+
+export function isCallerName(value: string): value is CallerName {
+  return (CALLER_NAMES as readonly string[]).includes(value);
+}
+
+/** `METHOD /path`, the form routes are named in logs, errors and the drill. */
+export const routeKey = (route: { method: string; path: string }): string =>
+  `${route.method} ${route.path}`;
+
+/** Every route a service serves: its own grants, then the public health routes. */
+export const routesOf = (service: ServiceName): readonly RouteGrant[] => [
+  ...grantOf(service).http.routes,
+  ...PUBLIC_ROUTES,
+];
+
+/** The routes a caller token can reach on a service (the drill's and the guard's table). */
+export const callerRoutesOf = (service: ServiceName): CallerRoute[] =>
+  grantOf(service).http.routes.filter(isCallerRoute);
+
+/** Who may call one route of a service (empty for signed, public or unknown routes). */
+export function callersOf(
+  service: ServiceName,
+  route: { method: string; path: string },
+): readonly CallerName[] {
+  const found = callerRoutesOf(service).find((r) => routeKey(r) === routeKey(route));
+  return found?.callers ?? [];
+}
+
+/** The services a caller may mint tokens for (one Vault identity role each). */
+export const servicesCalledBy = (caller: CallerName): ServiceName[] =>
+  SERVICE_NAMES.filter((s) => callerRoutesOf(s).some((r) => r.callers.includes(caller)));
+
+/** The scopes a caller's token for a service carries: exactly its granted routes' scopes. */
+export function callerScopesFor(caller: CallerName, service: ServiceName): RouteScope[] {
+  const scopes = callerRoutesOf(service)
+    .filter((r) => r.callers.includes(caller))
+    .map((r) => r.scope);
+  return [...new Set(scopes)].sort();
+}
+
+/** Every (caller, service) pair the matrix grants: one Vault identity role each. */
+export const callerGrants = (): { caller: CallerName; service: ServiceName }[] =>
+  CALLER_NAMES.flatMap((caller) =>
+    servicesCalledBy(caller).map((service) => ({ caller, service })),
+  );
+
+/**
+ * The Vault identity-token role a caller mints its tokens for a service with
+ * (`identity/oidc/token/<role>`); the role's `client_id`, and so the token's `aud`, is the
+ * service name.
+ */
+export const identityRoleName = (caller: CallerName, service: ServiceName): string =>
+  `${caller}-to-${service}`;
+
+/** The named Vault identity key that signs every caller token (used by no other role). */
+export const CALLER_TOKEN_KEY = 'lpi-callers';

@@ -1,6 +1,11 @@
 import {
+  CALLER_NAMES,
   SERVICE_NAMES,
+  callerScopesFor,
   grantOf,
+  identityRoleName,
+  servicesCalledBy,
+  type CallerName,
   secretDataPathOf,
   secretMetadataPathOf,
   type ServiceName,
@@ -33,3 +38,36 @@ export const allVaultPolicies = (): Record<ServiceName, string> =>
     ServiceName,
     string
   >;
+
+/**
+ * A caller's Vault policy, derived from the access matrix: `read` on exactly the identity
+ * token roles of the services it may call (`identity/oidc/token/<caller>-to-<service>`), so
+ * Vault mints it tokens for those audiences only. Nothing else: no secret, no other role.
+ */
+export function callerVaultPolicyFor(caller: CallerName): string {
+  const lines = [
+    `# ${caller} (caller): generated from @lpi/access-matrix by \`npm run policies:generate\`; do not edit.`,
+  ];
+  for (const service of servicesCalledBy(caller)) {
+    lines.push(
+      `# tokens for ${service}, scopes: ${callerScopesFor(caller, service).join(' ')}`,
+      `path "identity/oidc/token/${identityRoleName(caller, service)}" {`,
+      `  capabilities = ["read"]`,
+      `}`,
+      ``,
+    );
+  }
+  return lines.join('\n');
+}
+
+export const allCallerVaultPolicies = (): Record<CallerName, string> =>
+  Object.fromEntries(CALLER_NAMES.map((c) => [c, callerVaultPolicyFor(c)])) as Record<
+    CallerName,
+    string
+  >;
+
+/** Every generated policy by name (services and callers): `deploy/vault/policies/<name>.hcl`. */
+export const allGeneratedPolicies = (): Record<string, string> => ({
+  ...allVaultPolicies(),
+  ...allCallerVaultPolicies(),
+});

@@ -9,7 +9,9 @@ export type AuthErrorCode =
   | 'PROVIDER_UNAUTHORIZED'
   | 'PROVIDER_FORBIDDEN'
   | 'PROVIDER_REQUEST_FAILED'
-  | 'UNKNOWN_CLIENT';
+  | 'UNKNOWN_CLIENT'
+  | 'IDENTITY_TOKEN_REFUSED'
+  | 'IDENTITY_TOKEN_UNAVAILABLE';
 
 const ADVICE: Record<AuthErrorCode, string> = {
   INVALID_CLIENT:
@@ -29,6 +31,9 @@ const ADVICE: Record<AuthErrorCode, string> = {
     'the token lacks the scope for this operation; this will not succeed on retry',
   PROVIDER_REQUEST_FAILED: 'the provider call failed; see status',
   UNKNOWN_CLIENT: 'register the named client in the token manager configuration',
+  IDENTITY_TOKEN_REFUSED:
+    "Vault refused to mint the caller token: the caller's policy must grant read on identity/oidc/token/<role> (see the access matrix) and its token must carry an entity",
+  IDENTITY_TOKEN_UNAVAILABLE: 'Vault is unreachable or failing; the call can be retried later',
 };
 
 /** Every error this library throws: a stable code, advice, never a secret or token. */
@@ -43,7 +48,11 @@ export class AuthError extends Error {
   }
 
   get retryable(): boolean {
-    return this.code === 'TOKEN_ENDPOINT_UNAVAILABLE' || this.code === 'RATE_LIMITED';
+    return (
+      this.code === 'TOKEN_ENDPOINT_UNAVAILABLE' ||
+      this.code === 'RATE_LIMITED' ||
+      this.code === 'IDENTITY_TOKEN_UNAVAILABLE'
+    );
   }
 }
 

@@ -6,11 +6,15 @@ import { assertionSigningKey } from './client-assertion';
 import { AuthError } from './errors';
 import { TokenMetrics } from './metrics';
 
-export interface Clock {
-  /** Monotonic milliseconds (never the wall clock: immune to host clock skew and jumps). */
-  now(): number;
-}
-export const monotonicClock: Clock = { now: () => performance.now() };
+import {
+  type Clock,
+  type RefreshPolicy,
+  TokenCache,
+  DEFAULT_REFRESH_POLICY,
+  monotonicClock,
+} from './token-cache';
+
+export { type Clock, type RefreshPolicy, DEFAULT_REFRESH_POLICY, monotonicClock };
 
 export interface NamedClientConfig {
   /** Name the service uses to ask for tokens, e.g. `provider`. */
@@ -20,27 +24,6 @@ export interface NamedClientConfig {
   resource?: string;
   authMethod?: TokenEndpointAuthMethod;
 }
-
-export interface RefreshPolicy {
-  /** Hard buffer: a token with less than this left is never served (callers wait). */
-  hardBufferSeconds: number;
-  /** Background refresh starts this long before the hard buffer, with jitter. */
-  backgroundWindowSeconds: number;
-  /** Fraction of the window used as random jitter (spreads a fleet's refreshes). */
-  jitter: number;
-}
-
-/**
- * Defaults: hard buffer 60 s, background window 120 s with 50 % jitter. On a 900 s token the
- * background refresh runs between 720 s and 780 s and a caller never waits. Seed 000
- * (refresh at 800 of 900 s) is `{ hardBufferSeconds: 100, backgroundWindowSeconds: 0 }`;
- * seed 004 (300 s buffer on 3600 s) is `{ hardBufferSeconds: 300, backgroundWindowSeconds: 0 }`.
- */
-export const DEFAULT_REFRESH_POLICY: RefreshPolicy = {
-  hardBufferSeconds: 60,
-  backgroundWindowSeconds: 120,
-  jitter: 0.5,
-};
 
 export interface TokenManagerOptions {
   issuer: string;
@@ -70,6 +53,7 @@ export interface AccessToken {
 
 interface CacheEntry {
   token: AccessToken;
+  expiresAt: number;
   refreshAt: number;
   hardAt: number;
   refreshToken?: string;
@@ -81,8 +65,7 @@ interface ClientState {
   authMethod: TokenEndpointAuthMethod;
   agents: Map<ClientCredential, Agent>;
   configs: Map<ClientCredential, oidc.Configuration>;
-  cache: Map<string, CacheEntry>;
-  inflight: Map<string, Promise<AccessToken>>;
+  cache: TokenCache<CacheEntry>;
   defaultScopes: string[];
   defaultKey: string;
   hits: number;
@@ -102,7 +85,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class TokenManager {
   private readonly clients = new Map<string, ClientState>();
-  private readonly policy: RefreshPolicy;
   private readonly clock: Clock;
   private readonly random: () => number;
   readonly metrics: TokenMetrics;
@@ -110,7 +92,6 @@ export class TokenManager {
   private closed = false;
 
   constructor(private readonly options: TokenManagerOptions) {
-    this.policy = { ...DEFAULT_REFRESH_POLICY, ...options.refresh };
     this.clock = options.clock ?? monotonicClock;
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics ?? new TokenMetrics();
@@ -124,8 +105,7 @@ export class TokenManager {
         authMethod: c.authMethod ?? 'client_secret_basic',
         agents: new Map(),
         configs: new Map(),
-        cache: new Map(),
-        inflight: new Map(),
+        cache: new TokenCache<CacheEntry>(options.refresh, this.clock, this.random),
       });
     }
     this.metrics.onCollectHits(() =>
@@ -137,7 +117,7 @@ export class TokenManager {
     );
     this.metrics.onCollectExpiry(() =>
       [...this.clients.values()].flatMap((s) =>
-        [...s.cache.values()].map((e): [string, number] => [
+        [...s.cache.entries.values()].map((e): [string, number] => [
           s.config.name,
           (e.token.expiresAt - this.clock.now()) / 1000,
         ]),
@@ -159,18 +139,15 @@ export class TokenManager {
       resource = override.resource ?? state.config.resource;
       key = cacheKey(scopes, resource);
     }
-    const entry = state.cache.get(key);
-    const now = this.clock.now();
-    if (
-      entry &&
-      entry.credentialVersion === state.config.credentials.version &&
-      now < entry.hardAt
-    ) {
+    const version = state.config.credentials.version;
+    const hit = state.cache.lookup(key, (e) => e.credentialVersion === version);
+    if (hit) {
       state.hits += 1;
-      if (now >= entry.refreshAt) void this.renew(state, key, scopes, resource, 'background');
-      return entry.token;
+      if (hit.due) void this.renew(state, key, scopes, resource, 'background');
+      return hit.entry.token;
     }
-    return this.renew(state, key, scopes, resource, entry ? 'hard' : 'initial');
+    const kind = state.cache.entries.has(key) ? 'hard' : 'initial';
+    return this.renew(state, key, scopes, resource, kind);
   }
 
   /**
@@ -179,8 +156,8 @@ export class TokenManager {
    */
   invalidate(name: string, token: string): void {
     const state = this.state(name);
-    for (const [key, entry] of state.cache)
-      if (entry.token.value === token) state.cache.delete(key);
+    for (const [key, entry] of state.cache.entries)
+      if (entry.token.value === token) state.cache.entries.delete(key);
   }
 
   /** The mTLS agent for the client's current certificate (the provider client uses it too). */
@@ -209,12 +186,9 @@ export class TokenManager {
     resource: string | undefined,
     kind: 'initial' | 'hard' | 'background',
   ): Promise<AccessToken> {
-    const running = state.inflight.get(key);
-    if (running) return running;
-    const promise = this.fetchWithRetry(state, key, scopes, resource, kind).finally(() =>
-      state.inflight.delete(key),
+    const promise = state.cache.once(key, () =>
+      this.fetchWithRetry(state, key, scopes, resource, kind),
     );
-    state.inflight.set(key, promise);
     if (kind === 'background') promise.catch(() => undefined); // served from cache meanwhile
     return promise;
   }
@@ -238,7 +212,7 @@ export class TokenManager {
     for (let attempt = 1; attempt <= attempts && !this.closed; attempt += 1) {
       try {
         const entry = await this.requestToken(state, key, scopes, resource);
-        state.cache.set(key, entry);
+        state.cache.entries.set(key, entry);
         state.refusedUntil = undefined;
         return entry.token;
       } catch (err) {
@@ -268,7 +242,7 @@ export class TokenManager {
         }
         if (!error.retryable && error.code !== 'TOKEN_RESPONSE_MALFORMED') throw error;
         // a still-valid token keeps the service running while we back off
-        const cached = state.cache.get(key);
+        const cached = state.cache.entries.get(key);
         if (cached && this.clock.now() < cached.token.expiresAt && kind !== 'initial') {
           this.scheduleRetry(state, key, scopes, resource, Math.min(cap, base * 2 ** attempt));
           return cached.token;
@@ -289,7 +263,7 @@ export class TokenManager {
   ): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      const entry = state.cache.get(key);
+      const entry = state.cache.entries.get(key);
       if (entry) entry.refreshAt = this.clock.now(); // next caller triggers a background renew
     }, delayMs);
     timer.unref();
@@ -307,7 +281,7 @@ export class TokenManager {
     const cred = credentials.current();
     // built once per credential (no await on the way when it exists: renewals start at once)
     const config = state.configs.get(cred) ?? (await this.configuration(state, cred));
-    const previous = state.cache.get(key);
+    const previous = state.cache.entries.get(key);
     let response: oidc.TokenEndpointResponse | undefined;
     if (previous?.refreshToken && previous.credentialVersion === credentials.version) {
       this.metrics.requests.inc({ client: name, grant: 'refresh_token' });
@@ -344,17 +318,14 @@ export class TokenManager {
         'the token response lacks access_token or a positive expires_in',
       );
     }
-    const expiresAt = receivedAt + expiresIn * 1000;
-    const hardBuffer = Math.min(this.policy.hardBufferSeconds, expiresIn / 2) * 1000;
-    const hardAt = expiresAt - hardBuffer;
-    const window = Math.min(this.policy.backgroundWindowSeconds * 1000, (hardAt - receivedAt) / 2);
-    const refreshAt = hardAt - window + window * this.policy.jitter * this.random();
+    const { expiresAt, hardAt, refreshAt } = state.cache.schedule(receivedAt, expiresIn);
     this.options.logger?.debug(
       { client: name, expires_in: expiresIn, scope: response.scope },
       'token issued',
     );
     return {
       token: { value: response.access_token, scope: response.scope ?? scopes.join(' '), expiresAt },
+      expiresAt,
       hardAt,
       refreshAt,
       refreshToken:

@@ -1,7 +1,14 @@
 import { type DynamicModule, type Type } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { grantOf, type ServiceName } from '@lpi/access-matrix';
-import { CredentialSet, ProviderClient, TokenManager, type ClientCredential } from '@lpi/auth';
+import {
+  CallerAuthModule,
+  CredentialSet,
+  ProviderClient,
+  TokenManager,
+  readCallerAuthConfig,
+  type ClientCredential,
+} from '@lpi/auth';
 import { createMessaging, type Messaging } from '@lpi/messaging';
 import { SecretsClient, readSecretsConfig, type ServiceSecret } from '@lpi/secrets';
 import {
@@ -42,6 +49,7 @@ export async function startIntegrationService(
   feature: (runtime: ServiceRuntime) => Type<unknown> | DynamicModule,
 ): Promise<NestExpressApplication> {
   const config = readRuntimeConfig(service);
+  const callerAuth = readCallerAuthConfig(service);
   const logger = createLogger({ service, level: config.LOG_LEVEL });
   const secretsOptions = readSecretsConfig(service);
   const secrets = await SecretsClient.connect({ ...secretsOptions, logger });
@@ -94,6 +102,8 @@ export async function startIntegrationService(
       module: class IntegrationRootModule {},
       imports: [
         ServiceBootstrapModule.forService({ service, logLevel: config.LOG_LEVEL }),
+        // every route: a caller token from the matrix's callers, or refused (ADR 0014)
+        CallerAuthModule.forService(service, callerAuth, logger),
         feature(runtime),
       ],
       providers: [{ provide: ServiceRuntime, useValue: runtime }],
