@@ -104,22 +104,20 @@ export function httpProbeWith(tokens: () => Promise<CallerTokens>): Probe {
     const mayCall = (target: ServiceName, route: CallerRoute) =>
       isCallerName(service) && callersOf(target, route).includes(service);
     for (const target of SERVICE_NAMES.filter((x) => x !== service)) {
+      // its own Vault identity, every role that mints for this audience
+      const minted = await Promise.all(
+        CALLER_NAMES.map((c) => mint(s, ctx.loot[service].vaultToken, identityRoleName(c, target))),
+      );
+      const got = minted.find((m) => m.status < 300);
+      row(
+        `mint a caller token for ${target} with own Vault identity`,
+        isCallerName(service) && servicesCalledBy(service).includes(target) ? 'allow' : 'deny',
+        got ? allowed(String(got.status)) : httpOutcome(minted[0].status),
+      );
       for (const route of callerRoutesOf(target)) {
         const name = `${route.method} ${target}${route.path}`;
         const expected = mayCall(target, route) ? 'allow' : 'deny';
         row(`${name} without a token`, expected, guardOutcome(await callRoute(s, target, route)));
-        // its own Vault identity, every role that mints for this audience
-        const minted = await Promise.all(
-          CALLER_NAMES.map((c) =>
-            mint(s, ctx.loot[service].vaultToken, identityRoleName(c, target)),
-          ),
-        );
-        const got = minted.find((m) => m.status < 300);
-        row(
-          `mint a caller token for ${target} with own Vault identity`,
-          expected,
-          got ? allowed(String(got.status)) : httpOutcome(minted[0].status),
-        );
         const caller = callersOf(target, route)[0];
         const elsewhere = CALLER_NAMES.flatMap((c) =>
           servicesCalledBy(c)
