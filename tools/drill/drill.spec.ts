@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { runDrill, type DrillResult } from './drill';
+import { INCIDENT_SERVICES } from './incident-section';
 
 jest.setTimeout(300_000);
 
@@ -81,6 +82,21 @@ describe('breach drill', () => {
     expect(money.every((r) => r.ok && !r.actual.startsWith('allowed'))).toBe(true);
   });
 
+  it("probes every other service's routes at the HTTP layer, with every declared caller as the control", () => {
+    const http = result.rows.filter((r) => r.layer === 'http' && r.service !== 'incident');
+    for (const service of SERVICE_NAMES)
+      expect(
+        http.filter((r) => r.service === service && / without a token$/.test(r.capability)).length,
+      ).toBeGreaterThan(0);
+    expect(http.some((r) => /with own Vault identity/.test(r.capability))).toBe(true);
+    expect(http.some((r) => /expired token/.test(r.capability))).toBe(true);
+    expect(http.some((r) => /another audience/.test(r.capability))).toBe(true);
+    expect(
+      http.filter((r) => r.expected === 'allow' && /declared caller/.test(r.capability)).length,
+    ).toBeGreaterThan(0);
+    expect(http.filter((r) => !r.ok)).toEqual([]);
+  });
+
   it('no compromised service can run, load or register its own Lua (fixed)', () => {
     const lua = result.rows.filter(
       (r) => r.layer === 'redis' && /EVAL|SCRIPT LOAD|FUNCTION LOAD/.test(r.capability),
@@ -97,9 +113,36 @@ describe('breach drill', () => {
     expect(edge.filter((r) => !r.ok)).toEqual([]);
   });
 
-  it('the incident drill locks the attacker out while the real service keeps working', () => {
-    const incident = result.rows.filter((r) => r.service === 'incident');
-    expect(incident.length).toBeGreaterThanOrEqual(6);
-    expect(incident.every((r) => r.ok)).toBe(true);
-  });
+  it.each(INCIDENT_SERVICES)(
+    'after npm run incident -- %s, every piece of the loot is worthless and no request failed',
+    (service) => {
+      const rows = result.rows.filter(
+        (r) => r.service === 'incident' && r.capability.startsWith(`${service}: `),
+      );
+      const tried = rows.map((r) => r.capability).join('\n');
+      for (const loot of [
+        /the runbook ran to its end/,
+        /stolen Vault token: lookup-self/,
+        /stolen Vault token: renew-self/,
+        /stolen Vault token: read the new secret/,
+        /log in with the used secret-id/,
+        /log in with an unused old secret-id/,
+        /old (client secret|assertion key) with the old certificate/,
+        /old (client secret|assertion key) over the new certificate/,
+        /old certificate with the new/,
+        /old certificate at the API with a fresh token/,
+        /access token issued before the incident/,
+        /the Redis session opened before the incident/,
+        /reconnect with the old password/,
+        /every request sent through the service during the incident/,
+        /the service is ready on its new identity/,
+      ])
+        expect(tried).toMatch(loot);
+      if (service === 'reporting-service') expect(tried).toMatch(/old refresh token/);
+      expect(rows.filter((r) => !r.ok)).toEqual([]);
+      expect(rows.find((r) => /reconnect with the old password/.test(r.capability))?.actual).toBe(
+        'denied: WRONGPASS',
+      );
+    },
+  );
 });

@@ -7,10 +7,11 @@
 import { join } from 'node:path';
 import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
-import { incidentSection } from './incident-section';
+import { INCIDENT_SERVICES, incidentSection } from './incident-section';
 import { lootAll, seedPayment } from './loot';
 import type { Probe, ProbeContext } from './probes/context';
 import { edgeProbe } from './probes/edge';
+import { httpProbeWith, mintCallerTokens, type CallerTokens } from './probes/http';
 import { mtlsProbe } from './probes/mtls';
 import { oauthProbe } from './probes/oauth';
 import { redisProbe } from './probes/redis';
@@ -25,14 +26,18 @@ export interface DrillResult {
   positiveControls: number;
 }
 
-/** The layers, in the order they are attacked. */
-export const PROBES: readonly [string, Probe][] = [
-  ['oauth', oauthProbe],
-  ['mtls', mtlsProbe],
-  ['vault', vaultProbe],
-  ['redis', redisProbe],
-  ['edge', edgeProbe],
-];
+/** The layers, in the order they are attacked (caller tokens minted once, on first use). */
+export function probes(stack: Stack): readonly [string, Probe][] {
+  let tokens: Promise<CallerTokens> | undefined;
+  return [
+    ['http', httpProbeWith(() => (tokens ??= mintCallerTokens(stack)))],
+    ['oauth', oauthProbe],
+    ['mtls', mtlsProbe],
+    ['vault', vaultProbe],
+    ['redis', redisProbe],
+    ['edge', edgeProbe],
+  ];
+}
 
 export async function runDrill(
   options: { stack?: Stack; print?: (line: string) => void } = {},
@@ -50,14 +55,15 @@ export async function runDrill(
       rows,
       print,
     };
+    const layers = probes(stack);
     for (const service of SERVICE_NAMES) {
       print(`\n==> ${service} is compromised`);
-      for (const [layer, probe] of PROBES) {
+      for (const [layer, probe] of layers) {
         print(`    ${layer}`);
         await probe(ctx, service);
       }
     }
-    await incidentSection(ctx, ctx.loot['reporting-service']);
+    for (const service of INCIDENT_SERVICES) await incidentSection(ctx, service);
   } finally {
     if (!options.stack) await stack.stop();
   }

@@ -1,113 +1,262 @@
-// Reporting-service compromised: rotate everything it holds; the attacker loses, the
-// service keeps working.
-import { randomBytes } from 'node:crypto';
+// The incident, proven: a service is declared compromised while real requests flow through
+// it; `runIncident` (tools/incident) runs against the live stack; then every piece of the
+// attacker's loot is tried again and must be worthless, and every request must have ended
+// succeeded, charged once, on the service's new identity.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Redis from 'ioredis';
-import { secretDataPathOf } from '@lpi/access-matrix';
-import { httpsCall } from '@lpi/testing';
-import { tokenRequest, vaultCall, type Json } from './clients';
-import type { Loot } from './loot';
+import { grantOf, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { httpsCall, tokenEndpointAuth } from '@lpi/testing';
+import { runIncident } from '../incident/runbook';
+import type { IncidentPorts } from '../incident/ports';
+import type { Stack } from '../demo/stack';
+import { API_OPS, apiCall, tokenRequest, vaultCall } from './clients';
+import { driveThrough } from './incident-load';
+import { certOf, lootOf, type Loot } from './loot';
 import type { ProbeContext } from './probes/context';
-import { allowed, denied, httpOutcome, settle, tokenOutcome, type Layer } from './rows';
+import {
+  allowed,
+  denied,
+  httpOutcome,
+  settle,
+  tokenOutcome,
+  type Layer,
+  type Outcome,
+} from './rows';
 
-export async function incidentSection(ctx: ProbeContext, loot: Loot): Promise<void> {
-  const { stack: s, print } = ctx;
-  print(
-    '\n==> incident drill: reporting-service declared compromised, rotating everything it holds',
+/** The services the drill declares compromised, in turn: refresh tokens, then money. */
+export const INCIDENT_SERVICES: readonly ServiceName[] = ['reporting-service', 'payment-service'];
+
+/** The incident's ports on the local stack: root token, sandbox admin, dev PKI, the process. */
+export function stackPorts(s: Stack, print: (l: string) => void): IncidentPorts {
+  const redis = s.redis.admin();
+  return {
+    vault: { addr: s.vault.addr, token: s.vault.rootToken },
+    provider: {
+      baseUrl: s.sandbox.apiBaseUrl,
+      token: s.sandbox.adminToken,
+      caCert: s.sandbox.caCert,
+    },
+    redis: { call: (cmd, ...args) => redis.call(cmd, ...args) },
+    issueCertificate: (service) => s.pki.issueClient(service),
+    identity: 'approle',
+    async restart(service, { wrappedSecretId }) {
+      writeFileSync(
+        join(s.dir, 'identities', service, 'wrapped-secret-id'),
+        wrappedSecretId ?? '',
+        {
+          mode: 0o600,
+        },
+      );
+      await s.services[service].process.restart();
+      return `${service} restarted (SIGTERM, then started on the new wrapped secret-id)`;
+    },
+    log: (line) => print(`    ${line}`),
+  };
+}
+
+/** Everything the attacker holds just before the incident, beyond the Vault loot. */
+interface Holdings {
+  loot: Loot;
+  unusedSecretId: string;
+  accessToken: string;
+  refreshToken?: string;
+  redisSession: Redis;
+}
+
+async function gather(ctx: ProbeContext, service: ServiceName): Promise<Holdings> {
+  const s = ctx.stack;
+  const loot = await lootOf(s, service);
+  const unused = await vaultCall(
+    s.vault.addr,
+    'POST',
+    `auth/approle/role/${service}/secret-id`,
+    s.vault.rootToken,
   );
-  const row = (
-    layer: Layer,
-    capability: string,
-    expected: 'allow' | 'deny',
-    outcome: ReturnType<typeof allowed>,
-  ) => ctx.rows.add({ service: 'incident', layer, capability, expected, outcome });
-  const stolenToken = (await tokenRequest(s, loot.secret, 'transactions:read')).json.access_token;
-  const call = (token: string) =>
-    httpsCall<Json>(`${s.sandbox.apiBaseUrl}/v1/transactions`, {
-      ca: s.sandbox.caCert,
-      cert: loot.secret.client_cert,
-      key: loot.secret.client_key,
-      headers: { authorization: `Bearer ${token}` },
-    });
-
-  // 1. provider secret: rotate, publish the new one in Vault, retire the old one
-  const nextSecret = await s.sandbox.admin.rotateSecret('reporting-service');
-  const newRedisPassword = randomBytes(32).toString('base64url');
-  await vaultCall(s.vault.addr, 'POST', secretDataPathOf('reporting-service'), s.vault.rootToken, {
-    data: { ...loot.secret, client_secret: nextSecret, redis_password: newRedisPassword },
-  });
-  // 2. Redis: new password
-  await s.redis
-    .admin()
-    .call('ACL', 'SETUSER', 'reporting-service', 'resetpass', `>${newRedisPassword}`);
-  // 3. wait for the real service to pick up the new version, then retire the old secret
-  await new Promise((r) => setTimeout(r, 1500));
-  await s.sandbox.admin.retirePreviousSecret('reporting-service');
-  // 4. AppRole: a fresh wrapped secret-id for the real service's next start
-  const wrapped = await fetch(`${s.vault.addr}/v1/auth/approle/role/reporting-service/secret-id`, {
-    method: 'POST',
-    headers: { 'x-vault-token': s.vault.rootToken, 'x-vault-wrap-ttl': '1h' },
-  });
-  row(
-    'vault',
-    'vault: new wrapped secret-id issued for the real service',
-    'allow',
-    wrapped.status === 200 ? allowed('200') : denied(String(wrapped.status)),
-  );
-
-  const old = await tokenRequest(s, loot.secret, 'transactions:read');
-  row('oauth', "attacker's old client secret at the token endpoint", 'deny', tokenOutcome(old));
-  const oldRedis = new Redis({
+  const token = await tokenRequest(s, loot.secret, grantOf(service).oauth.scopes.join(' '));
+  const redisSession = new Redis({
     host: s.redis.host,
     port: s.redis.port,
-    username: 'reporting-service',
+    username: service,
     password: loot.secret.redis_password,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  redisSession.on('error', () => undefined);
+  await redisSession.connect();
+  await redisSession.ping();
+  return {
+    loot,
+    unusedSecretId: unused.json.data.secret_id as string,
+    accessToken: token.json.access_token,
+    refreshToken: token.json.refresh_token,
+    redisSession,
+  };
+}
+
+export async function incidentSection(ctx: ProbeContext, service: ServiceName): Promise<void> {
+  const { stack: s, print } = ctx;
+  print(`\n==> incident: ${service} declared compromised; npm run incident's runbook, under load`);
+  const h = await gather(ctx, service);
+  const load = driveThrough(s, service);
+  const row = (layer: Layer, capability: string, expected: 'allow' | 'deny', outcome: Outcome) =>
+    ctx.rows.add({
+      service: 'incident',
+      layer,
+      capability: `${service}: ${capability}`,
+      expected,
+      outcome,
+    });
+  const ran = await runIncident(service, stackPorts(s, print))
+    .then((r) => allowed(`${r.steps.length} steps, Vault version ${r.secretVersion}`))
+    .catch((err: Error & { code?: string }) => denied(`${err.code ?? 'error'}: ${err.message}`))
+    .finally(() => load.stop());
+  row('vault', 'the runbook ran to its end', 'allow', ran);
+  try {
+    await vaultLoot(ctx, service, h, row);
+    await providerLoot(ctx, service, h, row);
+    await redisLoot(ctx, service, h, row);
+    const served = await load.result;
+    row(
+      'http',
+      'every request sent through the service during the incident',
+      'allow',
+      served.outcome,
+    );
+    const ready = await fetch(`${s.services[service].url}/health/ready`).catch(() => undefined);
+    row(
+      'http',
+      'the service is ready on its new identity',
+      'allow',
+      httpOutcome(ready?.status ?? 0),
+    );
+  } finally {
+    h.redisSession.disconnect();
+  }
+}
+
+type Row = (layer: Layer, capability: string, expected: 'allow' | 'deny', outcome: Outcome) => void;
+
+async function vaultLoot(ctx: ProbeContext, service: ServiceName, h: Holdings, row: Row) {
+  const addr = ctx.stack.vault.addr;
+  const t = h.loot.vaultToken;
+  const lookup = await vaultCall(addr, 'GET', 'auth/token/lookup-self', t);
+  row('vault', 'stolen Vault token: lookup-self', 'deny', httpOutcome(lookup.status));
+  const renew = await vaultCall(addr, 'POST', 'auth/token/renew-self', t, {});
+  row('vault', 'stolen Vault token: renew-self', 'deny', httpOutcome(renew.status));
+  const read = await vaultCall(addr, 'GET', secretDataPathOf(service), t);
+  row('vault', 'stolen Vault token: read the new secret', 'deny', httpOutcome(read.status));
+  for (const [what, secretId] of [
+    ['the used secret-id', h.loot.usedSecretId.secretId],
+    ['an unused old secret-id', h.unusedSecretId],
+  ] as const) {
+    const login = await vaultCall(addr, 'POST', 'auth/approle/login', undefined, {
+      role_id: h.loot.usedSecretId.roleId,
+      secret_id: secretId,
+    });
+    row('vault', `log in with ${what}`, 'deny', httpOutcome(login.status));
+  }
+}
+
+async function providerLoot(ctx: ProbeContext, service: ServiceName, h: Holdings, row: Row) {
+  const s = ctx.stack;
+  const fresh = (await vaultCall(s.vault.addr, 'GET', secretDataPathOf(service), s.vault.rootToken))
+    .json.data.data as Record<string, string>;
+  const newCert = { cert: fresh.client_cert, key: fresh.client_key };
+  const scopes = grantOf(service).oauth.scopes.join(' ');
+  const what = h.loot.secret.client_assertion_key ? 'assertion key' : 'client secret';
+  row(
+    'oauth',
+    `old ${what} with the old certificate`,
+    'deny',
+    tokenOutcome(await tokenRequest(s, h.loot.secret, scopes)),
+  );
+  row(
+    'oauth',
+    `old ${what} over the new certificate`,
+    'deny',
+    tokenOutcome(await tokenRequest(s, h.loot.secret, scopes, newCert)),
+  );
+  row(
+    'mtls',
+    `old certificate with the new ${what}`,
+    'deny',
+    tokenOutcome(await tokenRequest(s, fresh, scopes, certOf(h.loot))),
+  );
+  const control = await tokenRequest(s, fresh, scopes, newCert);
+  row('oauth', `new ${what} over the new certificate (control)`, 'allow', tokenOutcome(control));
+  const op = API_OPS.find(
+    (o) => o.method === 'GET' && grantOf(service).oauth.scopes.includes(o.scope),
+  )!;
+  const oldCertApi = await apiCall(s, control.json.access_token, op, certOf(h.loot), ctx.paymentId);
+  row(
+    'mtls',
+    `old certificate at the API with a fresh token (${op.name})`,
+    'deny',
+    httpOutcome(oldCertApi.status, oldCertApi.json?.error?.code),
+  );
+  const oldToken = await apiCall(s, h.accessToken, op, certOf(h.loot), ctx.paymentId);
+  row(
+    'oauth',
+    `access token issued before the incident (${op.name})`,
+    'deny',
+    httpOutcome(oldToken.status, oldToken.json?.error?.code),
+  );
+  if (h.refreshToken) {
+    const refresh = await refreshWith(s, fresh, h.refreshToken, newCert);
+    row('oauth', 'old refresh token, even with the new credentials', 'deny', tokenOutcome(refresh));
+  }
+}
+
+async function refreshWith(
+  s: Stack,
+  secret: Record<string, string>,
+  refreshToken: string,
+  cert: { cert: string; key: string },
+) {
+  const auth = tokenEndpointAuth(secret, s.sandbox.issuer);
+  return httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
+    method: 'POST',
+    ca: s.sandbox.caCert,
+    ...cert,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      ...auth.form,
+    }).toString(),
+  });
+}
+
+async function redisLoot(ctx: ProbeContext, service: ServiceName, h: Holdings, row: Row) {
+  row(
+    'redis',
+    'the Redis session opened before the incident',
+    'deny',
+    await settle(() => h.redisSession.ping()),
+  );
+  const again = new Redis({
+    host: ctx.stack.redis.host,
+    port: ctx.stack.redis.port,
+    username: service,
+    password: h.loot.secret.redis_password,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     lazyConnect: true,
     enableReadyCheck: false,
   });
-  oldRedis.on('error', () => undefined);
-  const redisResult = await oldRedis.connect().then(
-    () => allowed('connected'),
-    (e: Error) => denied(e.message.split(' ')[0]),
-  );
-  oldRedis.disconnect();
-  row('redis', "redis: attacker's old password", 'deny', redisResult);
-  const stillValid = await call(stolenToken);
-  print(
-    `    attacker's already-issued token right after rotation: HTTP ${stillValid.status} (valid until it expires)`,
-  );
-  // the drill's stack issues short-lived tokens: wait out the lifetime plus the API's leeway
-  const exp =
-    (JSON.parse(Buffer.from(stolenToken.split('.')[1], 'base64url').toString()) as { exp: number })
-      .exp * 1000;
-  await new Promise((r) => setTimeout(r, Math.max(0, exp - Date.now()) + 6500));
-  const expired = await call(stolenToken);
-  row(
-    'oauth',
-    "attacker's already-issued token after its lifetime",
-    'deny',
-    httpOutcome(expired.status, expired.json?.error?.code),
-  );
-
-  // the real service never restarted
-  const report = await fetch(`${s.services['reporting-service'].url}/reports/summary`);
-  row(
-    'oauth',
-    'real reporting-service still reads provider transactions (no restart)',
-    'allow',
-    httpOutcome(report.status),
-  );
-  const probe = new Redis({
-    host: s.redis.host,
-    port: s.redis.port,
-    username: 'reporting-service',
-    password: newRedisPassword,
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: false,
-  });
-  probe.on('error', () => undefined);
-  const fresh = await settle(() => probe.llen('bull:payment-events:wait'));
-  probe.disconnect();
-  row('redis', 'redis: the new password (what the real service now holds)', 'allow', fresh);
+  // the server's refusal arrives as an 'error' event; connect() then only says "closed"
+  const refusals: string[] = [];
+  again.on('error', (e: Error) => refusals.push(e.message.split(' ')[0]));
+  const outcome = await again
+    .connect()
+    .then(() => again.ping())
+    .then(
+      () => allowed('connected'),
+      (e: Error) => denied(refusals.find((r) => /^[A-Z]+$/.test(r)) ?? e.message.split(' ')[0]),
+    );
+  again.disconnect();
+  row('redis', 'reconnect with the old password', 'deny', outcome);
 }

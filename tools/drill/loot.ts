@@ -46,19 +46,17 @@ export async function lootAll(s: Stack): Promise<Record<ServiceName, Loot>> {
   return loot;
 }
 
-/** A real payment to aim refunds at (the ledger's first, or one made through payment-service). */
+/** A real payment to aim refunds at (the ledger's first, or one checkout makes through payment-service). */
 export async function seedPayment(s: Stack): Promise<string> {
   const first = async () => (await s.sandbox.admin.ledger()).payments[0]?.id as string | undefined;
   let paymentId = await first();
   if (!paymentId) {
-    await fetch(`${s.services['payment-service'].url}/payments`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'idempotency-key': `drill-seed-${randomBytes(4).toString('hex')}`,
-      },
-      body: JSON.stringify({ amount: 5000, currency: 'EUR' }),
-    });
+    await s.callers.checkout.post(
+      'payment-service',
+      '/payments',
+      `drill-seed-${randomBytes(4).toString('hex')}`,
+      { amount: 5000, currency: 'EUR' },
+    );
     for (let i = 0; i < 100 && !paymentId; i += 1) {
       await new Promise((r) => setTimeout(r, 100));
       paymentId = await first();

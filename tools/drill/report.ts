@@ -29,7 +29,7 @@ export function renderMarkdown(rows: readonly DrillRow[]): string {
   for (const service of [...SERVICE_NAMES, 'incident'] as const) {
     const mine = rows.filter((r) => r.service === service);
     out.push(
-      `## ${service === 'incident' ? 'Incident drill: reporting-service rotated' : `${service} compromised`}`,
+      `## ${service === 'incident' ? 'Incident: the runbook (`npm run incident`) under load, then every piece of the loot tried again' : `${service} compromised`}`,
       '',
     );
     if (service !== 'incident')

@@ -59,7 +59,7 @@ export function readIncidentConfig(
       INCIDENT_CA_KEY_FILE: setting.file(),
       INCIDENT_PLATFORM: z.enum(['local', 'compose', 'kubernetes']).default('local'),
       INCIDENT_IDENTITY_DIR: z.string().optional(),
-      INCIDENT_K8S_NAMESPACE: setting.nonEmpty().default('payments'),
+      INCIDENT_K8S_NAMESPACE: setting.nonEmpty().default('lpi'),
     },
     { ...fromFile, ...env },
   );
