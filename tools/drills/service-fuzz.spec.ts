@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { Webhook } from 'standardwebhooks';
+import { secretDataPathOf } from '@lpi/access-matrix';
 import { waitFor } from '@lpi/testing';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -118,4 +120,80 @@ it('webhook-service: unsigned, tampered or stale deliveries get a 4xx and enqueu
   );
   await new Promise((r) => setTimeout(r, 500));
   expect(await report()).toBe(before);
+});
+
+it('sensitive-looking free text, deep nesting, odd paths and odd signed events: a 4xx or a 2xx, never a 5xx', async () => {
+  const pay = s.services['payment-service'].url;
+  const refund = s.services['refund-service'].url;
+  const text = fc.oneof(
+    fc.stringMatching(/^[0-9]{4}( ?[0-9]{4}){3}$/),
+    fc.constantFrom(
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl',
+      'hvs.CAESIJ1234567890abcdef',
+      'whsec_abcdefghijk',
+    ),
+  );
+  await fc.assert(
+    fc.asyncProperty(text, fc.boolean(), async (t, onRefund) => {
+      const res = await fetch(onRefund ? `${refund}/refunds` : `${pay}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `free-${Math.random()}` },
+        body: JSON.stringify(
+          onRefund
+            ? { provider_payment_id: 'pp_1', amount: 1, currency: 'EUR', reason: `x ${t}` }
+            : { amount: 1, currency: 'EUR', description: `x ${t}` },
+        ),
+      });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body).toEqual(envelope);
+      expect(body.error.code).toBe('sensitive_value_refused');
+      expect(body.error.message).not.toContain(t);
+    }),
+    { numRuns: 40 },
+  );
+  for (const depth of [33, 1000, 100_000]) {
+    const res = await fetch(`${pay}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `deep-${depth}` },
+      body: `${'['.repeat(depth)}${']'.repeat(depth)}`,
+    });
+    expect([400, 413]).toContain(res.status);
+    expect(await res.json()).toEqual(envelope);
+  }
+  for (const path of ['/payments/%E0%A4%A', '/payments/%', '/refunds/%ZZ', '/%C0%AF']) {
+    const res = await fetch(`${path.startsWith('/refunds') ? refund : pay}${path}`);
+    expect({ path, status: res.status }).toEqual({ path, status: 400 });
+    expect(await res.json()).toEqual(envelope);
+  }
+  const kv = (await (
+    await fetch(`${s.vault.addr}/v1/${secretDataPathOf('webhook-service')}`, {
+      headers: { 'x-vault-token': s.vault.rootToken },
+    })
+  ).json()) as { data: { data: { webhook_secret: string } } };
+  const signer = new Webhook(kv.data.data.webhook_secret);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.jsonValue({ maxDepth: 6 }),
+      fc.string({ minLength: 1, maxLength: 300 }),
+      async (event, rawId) => {
+        const id = rawId.replace(/[^\x21-\x7e]/g, 'x');
+        const body = JSON.stringify(event);
+        const at = new Date();
+        const res = await fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'webhook-id': id,
+            'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+            'webhook-signature': signer.sign(id, at, body),
+          },
+          body,
+        });
+        expect(res.status).toBeLessThan(500);
+        if (res.status >= 400) expect(await res.json()).toEqual(envelope);
+      },
+    ),
+    { numRuns: 150 },
+  );
 });

@@ -5,6 +5,10 @@ import { PaymentsModule } from './payments.module';
 export const SERVICE = 'payment-service';
 
 @Module({
-  imports: [IntegrationRuntimeModule.forService(SERVICE), PaymentsModule],
+  // every root import of the service, here and only here
+  imports: [
+    IntegrationRuntimeModule.forService(SERVICE), // Vault session, provider client, queues
+    PaymentsModule,
+  ],
 })
 export class AppModule {}

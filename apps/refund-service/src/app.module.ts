@@ -5,6 +5,10 @@ import { RefundsModule } from './refunds.module';
 export const SERVICE = 'refund-service';
 
 @Module({
-  imports: [IntegrationRuntimeModule.forService(SERVICE), RefundsModule],
+  // every root import of the service, here and only here
+  imports: [
+    IntegrationRuntimeModule.forService(SERVICE), // Vault session, provider client, queues
+    RefundsModule,
+  ],
 })
 export class AppModule {}

@@ -5,6 +5,10 @@ import { ReportsModule } from './reports.module';
 export const SERVICE = 'reporting-service';
 
 @Module({
-  imports: [IntegrationRuntimeModule.forService(SERVICE), ReportsModule],
+  // every root import of the service, here and only here
+  imports: [
+    IntegrationRuntimeModule.forService(SERVICE), // Vault session, provider client, queues
+    ReportsModule,
+  ],
 })
 export class AppModule {}

@@ -5,6 +5,10 @@ import { WebhooksModule } from './webhooks.module';
 export const SERVICE = 'webhook-service';
 
 @Module({
-  imports: [IntegrationRuntimeModule.forService(SERVICE), WebhooksModule],
+  // every root import of the service, here and only here
+  imports: [
+    IntegrationRuntimeModule.forService(SERVICE), // Vault session, provider client, queues
+    WebhooksModule,
+  ],
 })
 export class AppModule {}
