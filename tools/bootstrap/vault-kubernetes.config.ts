@@ -11,6 +11,22 @@ const readable = (name: string, path: string) => {
   }
 };
 
+const kubernetesAuthSettings = {
+  VAULT_ADDR: setting.url(),
+  VAULT_CACERT: z.string().optional(),
+  VAULT_TOKEN_FILE: setting.file(),
+  K8S_NAMESPACE: setting.nonEmpty(),
+  KUBERNETES_HOST: setting.url().default('https://kubernetes.default.svc'),
+  KUBERNETES_CA_FILE: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'),
+  VAULT_K8S_MOUNT: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default('kubernetes'),
+};
+
+/** The variables the setup Job reads. */
+export const KUBERNETES_AUTH_SETTING_NAMES: readonly string[] = Object.keys(kubernetesAuthSettings);
+
 /**
  * The setup Job's settings. The operator token comes from a file (a mounted Secret), never
  * from an environment variable, so that it does not show in `kubectl describe` or /proc.
@@ -18,22 +34,10 @@ const readable = (name: string, path: string) => {
 export function readKubernetesAuthConfig(
   env: Record<string, string | undefined> = process.env,
 ): Omit<KubernetesAuthOptions, 'log'> {
-  const c = loadConfig(
-    'vault-kubernetes',
-    {
-      VAULT_ADDR: setting.url(),
-      VAULT_TOKEN_FILE: setting.file(),
-      K8S_NAMESPACE: setting.nonEmpty(),
-      KUBERNETES_HOST: setting.url().default('https://kubernetes.default.svc'),
-      KUBERNETES_CA_FILE: z
-        .string()
-        .default('/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'),
-      VAULT_K8S_MOUNT: z.string().regex(/^[a-z0-9-]+$/).default('kubernetes'),
-    },
-    env,
-  );
+  const c = loadConfig('vault-kubernetes', kubernetesAuthSettings, env);
   return {
     vaultAddr: c.VAULT_ADDR,
+    vaultCaCert: c.VAULT_CACERT ? readable('VAULT_CACERT', c.VAULT_CACERT) : undefined,
     vaultToken: readable('VAULT_TOKEN_FILE', c.VAULT_TOKEN_FILE),
     kubernetesHost: c.KUBERNETES_HOST,
     kubernetesCaCert: readable('KUBERNETES_CA_FILE', c.KUBERNETES_CA_FILE),

@@ -5,10 +5,13 @@
 // against vault-dev by vault-kubernetes.spec.ts. The equivalent `vault` commands are listed
 // in docs/deploy-kubernetes.md.
 import { SERVICE_NAMES, allVaultPolicies } from '@lpi/access-matrix';
+import { describeErrors, vaultCall } from '@lpi/secrets';
 import { readKubernetesAuthConfig } from './vault-kubernetes.config';
 
 export interface KubernetesAuthOptions {
   vaultAddr: string;
+  /** VAULT_CACERT's contents: the CA Vault's certificate must chain to. */
+  vaultCaCert?: string;
   /** An operator token allowed to manage auth methods, policies and roles. */
   vaultToken: string;
   /** The cluster's API server as Vault reaches it (TokenReview is called there). */
@@ -28,22 +31,13 @@ export interface KubernetesAuthOptions {
 type Json = Record<string, unknown>;
 
 async function call(o: KubernetesAuthOptions, method: string, path: string, body?: Json) {
-  const res = await fetch(`${o.vaultAddr.replace(/\/$/, '')}/v1/${path}`, {
-    method,
-    headers: {
-      'X-Vault-Token': o.vaultToken,
-      'X-Vault-Request': 'true',
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  const json = (text ? JSON.parse(text) : {}) as { data?: Json; errors?: string[] };
+  const vault = { addr: o.vaultAddr, ca: o.vaultCaCert };
+  const res = await vaultCall(vault, method, path, { token: o.vaultToken, body });
   if (res.status >= 400 && res.status !== 404)
     throw new Error(
-      `vault-kubernetes: ${method} ${path} answered ${res.status}: ${(json.errors ?? []).join('; ')}`,
+      `vault-kubernetes: ${method} ${path} answered ${res.status}: ${describeErrors(res)}`,
     );
-  return res.status === 404 ? undefined : json.data;
+  return res.status === 404 ? undefined : (res.body.data ?? undefined);
 }
 
 /** True when every desired field is already what Vault reports. */

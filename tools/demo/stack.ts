@@ -145,6 +145,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             REDIS_PORT: String(redis.port),
             PROVIDER_ISSUER: sandbox.issuer,
             PROVIDER_API_URL: sandbox.apiBaseUrl,
+            PROVIDER_AUDIENCE: sandbox.audience,
             PROVIDER_CA_FILE: caFile,
             PROVIDER_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 300),
             VAULT_ADDR: vault.addr,

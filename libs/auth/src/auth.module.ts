@@ -19,6 +19,11 @@ export interface ServiceAuthOptions {
   apiBaseUrl: string;
   caCert: string;
   scopes: readonly string[];
+  /**
+   * The API the tokens are for (RFC 8707 `resource`): the authorization server puts it in
+   * `aud`, and the API refuses a token minted for anything else.
+   */
+  resource?: string;
   authMethod?: TokenEndpointAuthMethod;
   credential: ClientCredential;
   refresh?: Partial<RefreshPolicy>;
@@ -69,7 +74,13 @@ export class AuthModule implements OnApplicationShutdown {
               issuer: o.issuer,
               caCert: o.caCert,
               clients: [
-                { name: o.clientName, credentials, scopes: o.scopes, authMethod: o.authMethod },
+                {
+                  name: o.clientName,
+                  credentials,
+                  scopes: o.scopes,
+                  resource: o.resource,
+                  authMethod: o.authMethod,
+                },
               ],
               refresh: o.refresh,
               metrics: new TokenMetrics(o.metricsRegistry),

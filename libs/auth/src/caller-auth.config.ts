@@ -41,6 +41,31 @@ const intWithin = (fallback: number, min: number, max: number) =>
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`)
     .default(fallback);
 
+const callerAuthSettings = {
+  VAULT_ADDR: setting.url(),
+  VAULT_CACERT: z.string().optional(),
+  CALLER_TOKEN_ISSUER: setting.url().optional(),
+  CALLER_JWKS_URL: setting.url().optional(),
+  CALLER_TOKEN_ALGORITHMS: z
+    .string()
+    .default('RS256')
+    .transform((v) => v.split(',').map((a) => a.trim()))
+    .refine(
+      (algs) =>
+        algs.length > 0 &&
+        algs.every((a) => (CALLER_TOKEN_ALGORITHMS as readonly string[]).includes(a)),
+      `must be a comma-separated list of ${CALLER_TOKEN_ALGORITHMS.join(', ')}`,
+    ),
+  CALLER_TOKEN_LEEWAY_SECONDS: intWithin(5, 0, 10),
+  CALLER_TOKEN_MAX_AGE_SECONDS: intWithin(900, 1, 86_400),
+  CALLER_JWKS_CACHE_MAX_AGE_MS: intWithin(600_000, 1_000, 86_400_000),
+  CALLER_JWKS_COOLDOWN_MS: intWithin(30_000, 0, 3_600_000),
+  CALLER_JWKS_TIMEOUT_MS: intWithin(5_000, 100, 60_000),
+};
+
+/** The variables readCallerAuthConfig reads. */
+export const CALLER_AUTH_SETTING_NAMES: readonly string[] = Object.keys(callerAuthSettings);
+
 /**
  * How a service checks its callers' tokens. Everything defaults from `VAULT_ADDR`: the
  * merchant's own Vault is the issuer (ADR 0014).
@@ -49,31 +74,7 @@ export function readCallerAuthConfig(
   service: ServiceName,
   env: Record<string, string | undefined> = process.env,
 ): CallerAuthOptions {
-  const c = loadConfig(
-    service,
-    {
-      VAULT_ADDR: setting.url(),
-      VAULT_CACERT: z.string().optional(),
-      CALLER_TOKEN_ISSUER: setting.url().optional(),
-      CALLER_JWKS_URL: setting.url().optional(),
-      CALLER_TOKEN_ALGORITHMS: z
-        .string()
-        .default('RS256')
-        .transform((v) => v.split(',').map((a) => a.trim()))
-        .refine(
-          (algs) =>
-            algs.length > 0 &&
-            algs.every((a) => (CALLER_TOKEN_ALGORITHMS as readonly string[]).includes(a)),
-          `must be a comma-separated list of ${CALLER_TOKEN_ALGORITHMS.join(', ')}`,
-        ),
-      CALLER_TOKEN_LEEWAY_SECONDS: intWithin(5, 0, 10),
-      CALLER_TOKEN_MAX_AGE_SECONDS: intWithin(900, 1, 86_400),
-      CALLER_JWKS_CACHE_MAX_AGE_MS: intWithin(600_000, 1_000, 86_400_000),
-      CALLER_JWKS_COOLDOWN_MS: intWithin(30_000, 0, 3_600_000),
-      CALLER_JWKS_TIMEOUT_MS: intWithin(5_000, 100, 60_000),
-    },
-    env,
-  );
+  const c = loadConfig(service, callerAuthSettings, env);
   const vault = c.VAULT_ADDR.replace(/\/+$/, '');
   const jwksUrl = c.CALLER_JWKS_URL ?? `${vault}/v1/identity/oidc/.well-known/keys`;
   let jwksCa: string | undefined;

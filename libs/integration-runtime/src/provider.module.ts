@@ -67,6 +67,7 @@ const auth = AuthModule.forServiceAsync({
       apiBaseUrl: config.PROVIDER_API_URL,
       caCert: config.providerCa,
       scopes: grantOf(service).oauth.scopes,
+      resource: config.PROVIDER_AUDIENCE,
       authMethod: grantOf(service).oauth.tokenEndpointAuthMethod,
       credential: toCredential(secrets.current()),
       logger,

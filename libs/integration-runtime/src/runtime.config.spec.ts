@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRuntimeConfig } from './runtime.config';
+import { SERVICE_SETTING_NAMES, refuseSettingsNoServiceReads } from './settings';
 
 describe('runtime config', () => {
   let dir: string;
@@ -59,5 +60,27 @@ describe('runtime config', () => {
         NODE_ENV: 'production',
       }),
     ).toThrow(/PROVIDER_TOKEN_MODE=fixed .* refused with NODE_ENV=production/);
+  });
+
+  it('takes PROVIDER_AUDIENCE as the resource the tokens are for, and only as a URL', () => {
+    const audience = 'https://api.example/v1';
+    expect(
+      readRuntimeConfig('payment-service', { ...env, PROVIDER_AUDIENCE: audience }),
+    ).toMatchObject({ PROVIDER_AUDIENCE: audience });
+    expect(() =>
+      readRuntimeConfig('payment-service', { ...env, PROVIDER_AUDIENCE: 'api.example' }),
+    ).toThrow(/PROVIDER_AUDIENCE: must be an absolute URL/);
+  });
+
+  it('refuses at start-up a project variable that no schema of the service reads', () => {
+    expect(SERVICE_SETTING_NAMES).toEqual(
+      expect.arrayContaining(['VAULT_CACERT', 'PROVIDER_AUDIENCE', 'CALLER_TOKEN_ISSUER', 'PORT']),
+    );
+    expect(() =>
+      refuseSettingsNoServiceReads('payment-service', { ...env, VAULT_CACERT: 'x' }),
+    ).not.toThrow();
+    expect(() =>
+      refuseSettingsNoServiceReads('payment-service', { ...env, REDIS_PASSWORD: 'x' }),
+    ).toThrow(/REDIS_PASSWORD: is not a setting of this service/);
   });
 });

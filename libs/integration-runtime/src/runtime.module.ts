@@ -7,6 +7,7 @@ import { MessagingModule } from './messaging.module';
 import { ProviderModule } from './provider.module';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime.config';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
+import { refuseSettingsNoServiceReads } from './settings';
 
 @Global()
 @Module({})
@@ -28,7 +29,13 @@ export class IntegrationRuntimeModule {
       module: RuntimeConfigModule,
       providers: [
         { provide: SERVICE_NAME, useValue: service },
-        { provide: RUNTIME_CONFIG, useFactory: () => readRuntimeConfig(service) },
+        {
+          provide: RUNTIME_CONFIG,
+          useFactory: () => {
+            refuseSettingsNoServiceReads(service);
+            return readRuntimeConfig(service);
+          },
+        },
       ],
       exports: [SERVICE_NAME, RUNTIME_CONFIG],
     };
