@@ -8,4 +8,4 @@ export * from './provider-outcome';
 export * from './job-helpers';
 export * from './request-endpoint';
 export * from './fake-runtime';
-export * from './settings';
+export * from './settings.config';

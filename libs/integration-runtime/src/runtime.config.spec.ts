@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRuntimeConfig } from './runtime.config';
-import { SERVICE_SETTING_NAMES, refuseSettingsNoServiceReads } from './settings';
+import { SERVICE_SETTING_NAMES, refuseSettingsNoServiceReads } from './settings.config';
 
 describe('runtime config', () => {
   let dir: string;

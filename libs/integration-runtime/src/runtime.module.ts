@@ -7,7 +7,7 @@ import { MessagingModule } from './messaging.module';
 import { ProviderModule } from './provider.module';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime.config';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
-import { refuseSettingsNoServiceReads } from './settings';
+import { refuseSettingsNoServiceReads } from './settings.config';
 
 @Global()
 @Module({})
