@@ -64,8 +64,12 @@ function readAdminToken(
   }
   let token: string;
   try {
-    if ((statSync(file).mode & 0o077) !== 0)
-      throw fail('SANDBOX_ADMIN_TOKEN_FILE must be readable by its owner only (chmod 600)');
+    // group read is allowed: a Kubernetes Secret volume with fsGroup grants the pod's own
+    // group read; writable by the group or open to others is refused
+    if ((statSync(file).mode & 0o027) !== 0)
+      throw fail(
+        'SANDBOX_ADMIN_TOKEN_FILE must not be writable by its group nor readable by others (chmod 600 or 640)',
+      );
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('provider-sandbox:')) throw err;
