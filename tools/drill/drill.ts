@@ -82,7 +82,17 @@ const argOf = (name: string) => {
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
 
-if (require.main === module && argOf('--target') === 'compose') {
+if (require.main === module && argOf('--target') === 'kubernetes') {
+  // the drill as Jobs that run inside the cluster, from each service's own network position
+  import('./targets/kubernetes')
+    .then(({ renderKubernetesDrill }) =>
+      process.stdout.write(renderKubernetesDrill(argOf('--overlay') ?? 'local')),
+    )
+    .catch((err: unknown) => {
+      console.error(`cannot render the drill: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+} else if (require.main === module && argOf('--target') === 'compose') {
   // the breach drill from inside a running `docker compose` stack's containers
   import('./targets/compose')
     .then(({ runComposeDrill }) => runComposeDrill({ project: argOf('--project') }))
