@@ -81,10 +81,11 @@ export class ComposeStack {
       const states = Object.fromEntries(
         [...ONE_SHOTS, ...LONG_RUNNING].map((s) => [s, this.state(s)]),
       );
-      // a one-shot that failed, or a service Docker gave up on (its health-check retries ran out)
+      // a one-shot that failed, a service Docker gave up on (its health-check retries ran out),
+      // or one that crashed and is being restarted (the script loader)
       const failed = [
         ...ONE_SHOTS.filter((s) => /^exited [1-9]/.test(states[s] ?? '')),
-        ...LONG_RUNNING.filter((s) => /^exited|unhealthy$/.test(states[s] ?? '')),
+        ...LONG_RUNNING.filter((s) => /^(exited|restarting)|unhealthy$/.test(states[s] ?? '')),
       ];
       const pending = [
         ...ONE_SHOTS.filter((s) => states[s] !== 'exited 0'),
