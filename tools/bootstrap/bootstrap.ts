@@ -5,7 +5,7 @@
 // scopes, stores its secret at its own path, and hands each service and each caller only its
 // own role-id and a response-wrapped secret-id.
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
@@ -350,9 +350,37 @@ export function sandboxRegistrar(
     });
 }
 
+export const SCRIPT_LOADER_USERNAME = 'script-loader';
+
+/**
+ * The CLI's Redis files: `<outDir>/redis/users.acl` (hashes only, for the server) with the
+ * script loader's user (ADR 0018), and that user's password in
+ * `<outDir>/redis-scripts/password` (0600, for `npm run redis:load-scripts`). The password is
+ * generated once and kept on later runs, so a running loader stays logged in.
+ */
+export function writeRedisFiles(
+  outDir: string,
+  passwords: Readonly<Record<ServiceName, string>>,
+): void {
+  const loaderDir = join(outDir, 'redis-scripts');
+  const loaderFile = join(loaderDir, 'password');
+  mkdirSync(loaderDir, { recursive: true });
+  if (!existsSync(loaderFile))
+    writeFileSync(loaderFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  const scriptLoader = {
+    username: SCRIPT_LOADER_USERNAME,
+    password: readFileSync(loaderFile, 'utf8').trim(),
+  };
+  mkdirSync(join(outDir, 'redis'), { recursive: true });
+  writeFileSync(join(outDir, 'redis', 'users.acl'), renderRedisAcl({ passwords, scriptLoader }), {
+    mode: 0o644,
+  });
+}
+
 if (require.main === module) {
   // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
-  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl),
+  // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl and the
+  // script loader's password, redis-scripts/password: see writeRedisFiles),
   // optional BOOTSTRAP_IDENTITY_ISSUER (the Vault address services use, for caller tokens' iss).
   void (async () => {
     const env = (name: string) => {
@@ -384,14 +412,7 @@ if (require.main === module) {
       identityIssuer: process.env.BOOTSTRAP_IDENTITY_ISSUER || undefined,
       log: (line) => console.log(line),
     });
-    if (outDir) {
-      mkdirSync(join(outDir, 'redis'), { recursive: true });
-      writeFileSync(
-        join(outDir, 'redis', 'users.acl'),
-        renderRedisAcl({ passwords: result.redisPasswords }),
-        { mode: 0o644 },
-      );
-    }
+    if (outDir) writeRedisFiles(outDir, result.redisPasswords);
   })().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);

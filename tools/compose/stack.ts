@@ -1,14 +1,33 @@
 // The compose stack under test: the file users run plus docker-compose.test.yml, driven by
 // whichever Compose this machine has (v2 `docker compose`, else docker-compose 1.29).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
+import {
+  CALLER_NAMES,
+  SERVICE_NAMES,
+  grantOf,
+  type CallerName,
+  type ServiceName,
+} from '@lpi/access-matrix';
 import { httpsCall } from '@lpi/testing';
+import { loginCallers, type CallerIdentity } from '../demo/callers';
 import type { ScenarioTarget } from '../demo/scenario';
 import { containerOf } from '../drill/targets/compose';
 import { run, succeeds, type RunOptions } from './sh';
 
 export const ONE_SHOTS = ['volume-init', 'pki', 'bootstrap'] as const;
-export const LONG_RUNNING = ['vault', 'provider-sandbox', 'redis', ...SERVICE_NAMES] as const;
+export const LONG_RUNNING = [
+  'vault',
+  'provider-sandbox',
+  'redis',
+  'redis-scripts',
+  ...SERVICE_NAMES,
+] as const;
+/** Vault as the test override publishes it to the host (the callers log in there). */
+export const HOST_VAULT_ADDR = 'http://127.0.0.1:8200';
+
+/** Healthy, or running with no health check of its own (the Redis script loader). */
+const isUp = (state: string | undefined) =>
+  state === 'running 0' || (/healthy$/.test(state ?? '') && !/unhealthy$/.test(state ?? ''));
 
 export class StackUnhealthy extends Error {
   readonly code = 'COMPOSE_STACK_UNHEALTHY';
@@ -62,16 +81,15 @@ export class ComposeStack {
       const states = Object.fromEntries(
         [...ONE_SHOTS, ...LONG_RUNNING].map((s) => [s, this.state(s)]),
       );
-      // a one-shot that failed, or a service Docker gave up on (its health-check retries ran out)
+      // a one-shot that failed, a service Docker gave up on (its health-check retries ran out),
+      // or one that crashed and is being restarted (the script loader)
       const failed = [
         ...ONE_SHOTS.filter((s) => /^exited [1-9]/.test(states[s] ?? '')),
-        ...LONG_RUNNING.filter((s) => /^exited|unhealthy$/.test(states[s] ?? '')),
+        ...LONG_RUNNING.filter((s) => /^(exited|restarting)|unhealthy$/.test(states[s] ?? '')),
       ];
       const pending = [
         ...ONE_SHOTS.filter((s) => states[s] !== 'exited 0'),
-        ...LONG_RUNNING.filter(
-          (s) => !/healthy$/.test(states[s] ?? '') || /unhealthy$/.test(states[s] ?? ''),
-        ),
+        ...LONG_RUNNING.filter((s) => !isUp(states[s])),
       ];
       const line = pending.length
         ? `waiting for: ${pending.map((s) => `${s} (${states[s]})`).join(', ')}`
@@ -92,8 +110,64 @@ export class ComposeStack {
     }
   }
 
-  /** The scenario's view: entry points on 127.0.0.1, the sandbox's admin API for the ledger. */
-  scenarioTarget(): ScenarioTarget {
+  /**
+   * A file from one of the project's volumes, read by a throwaway container with no network
+   * (the caller identities' volumes are mounted by no service).
+   */
+  private readVolume(volume: string, path: string): string {
+    const name = run(
+      'docker',
+      [
+        'volume',
+        'ls',
+        '-q',
+        '--filter',
+        `label=com.docker.compose.project=${this.project}`,
+        '--filter',
+        `label=com.docker.compose.volume=${volume}`,
+      ],
+      { capture: true, quiet: true },
+    ).stdout.trim();
+    if (!name) throw new StackUnhealthy(`volume ${volume} of ${this.project} not found`);
+    return run(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--user',
+        '10001:10001',
+        '--entrypoint',
+        'cat',
+        '-v',
+        `${name}:/v:ro`,
+        'lpi/tools:local',
+        `/v/${path}`,
+      ],
+      { capture: true, quiet: true },
+    ).stdout.trim();
+  }
+
+  /** Each declared caller's identity, as the bootstrap wrote it into the caller's volume. */
+  callerIdentities(): Record<CallerName, CallerIdentity> {
+    return Object.fromEntries(
+      CALLER_NAMES.map((caller) => [
+        caller,
+        {
+          roleId: this.readVolume(`${caller}-identity`, 'role-id'),
+          wrappedSecretId: this.readVolume(`${caller}-identity`, 'wrapped-secret-id'),
+        },
+      ]),
+    ) as Record<CallerName, CallerIdentity>;
+  }
+
+  /**
+   * The scenario's view: entry points on 127.0.0.1, the declared callers logged in to Vault
+   * (published on 127.0.0.1 by the test override) with the identities the bootstrap wrote,
+   * and the sandbox's admin API for the ledger.
+   */
+  async scenarioTarget(): Promise<ScenarioTarget> {
     const sandbox = containerOf('provider-sandbox', this.project);
     const read = (path: string) =>
       run('docker', ['exec', sandbox, 'cat', path], { capture: true, quiet: true }).stdout;
@@ -102,10 +176,17 @@ export class ComposeStack {
     const services = Object.fromEntries(
       SERVICE_NAMES.map((s) => [s, { url: `http://127.0.0.1:${grantOf(s).http.port}` }]),
     ) as Record<ServiceName, { url: string }>;
+    const callers = await loginCallers(
+      HOST_VAULT_ADDR,
+      this.callerIdentities(),
+      Object.fromEntries(SERVICE_NAMES.map((s) => [s, services[s].url])) as Record<
+        ServiceName,
+        string
+      >,
+    );
     return {
       services,
-      // FIXME(compose-callers): log the declared callers in from the bootstrap's identities
-      callers: undefined as unknown as ScenarioTarget['callers'],
+      callers,
       sandbox: {
         admin: {
           ledger: async () => {

@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     await stack.waitHealthy(log, up.status === 0 ? undefined : 20_000);
     step("the demo's scenario against the containers (entry points on 127.0.0.1)");
     const scenarioLog = new ScenarioLog((line) => console.log(line));
-    await scenario(stack.scenarioTarget(), scenarioLog);
+    await scenario(await stack.scenarioTarget(), scenarioLog);
     const scenarioFailures = scenarioLog.checks.filter((c) => !c.ok).length;
     console.log(
       `\nscenario: ${scenarioLog.checks.length - scenarioFailures} passed, ${scenarioFailures} failed`,

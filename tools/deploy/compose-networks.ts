@@ -4,7 +4,8 @@
  * from membership: each service has its own internal zone holding exactly the peers the
  * matrix grants (Redis, Vault, the provider when it holds scopes, and its declared service
  * callers); an entry point called by the edge alone also sits on its own `-edge` network,
- * the only kind that is not internal, so its port can be published on 127.0.0.1.
+ * the only kind that is not internal, so its port can be published on 127.0.0.1. The Redis
+ * script loader (ADR 0018) needs Redis alone: a zone of the two of them.
  */
 import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
 
@@ -20,15 +21,17 @@ export interface ComposeNetworkPlan {
 export const zoneOf = (service: ServiceName) => `${service}-zone`;
 export const edgeOf = (service: ServiceName) => `${service}-edge`;
 export const BOOTSTRAP_ZONE = 'bootstrap-zone';
+export const REDIS_SCRIPTS_ZONE = 'redis-scripts-zone';
 
 export function composeNetworkPlan(): ComposeNetworkPlan {
-  const networks: Record<string, boolean> = { [BOOTSTRAP_ZONE]: true };
+  const networks: Record<string, boolean> = { [BOOTSTRAP_ZONE]: true, [REDIS_SCRIPTS_ZONE]: true };
   const membership: Record<string, Set<string>> = {
     pki: new Set(),
     bootstrap: new Set([BOOTSTRAP_ZONE]),
     vault: new Set([BOOTSTRAP_ZONE]),
     'provider-sandbox': new Set([BOOTSTRAP_ZONE]),
-    redis: new Set(),
+    redis: new Set([REDIS_SCRIPTS_ZONE]),
+    'redis-scripts': new Set([REDIS_SCRIPTS_ZONE]),
   };
   const ports: Record<string, string[]> = {};
   for (const service of SERVICE_NAMES) membership[service] = new Set();

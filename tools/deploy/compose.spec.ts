@@ -1,12 +1,14 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
-import { SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
+import { CALLER_NAMES, SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
 import { BUNDLE_ENV } from '@lpi/testing';
+import { SCRIPT_LOADER_USERNAME, writeRedisFiles } from '../bootstrap/bootstrap';
 import { composeNetworkPlan } from './compose-networks';
 import { REPO_ROOT } from './render';
 
@@ -168,6 +170,63 @@ describe('docker-compose.yml', () => {
     expect(redis.depends_on?.['bootstrap']?.condition).toBe('service_completed_successfully');
   });
 
+  it('runs the Redis script loader as its own user, next to Redis alone, with the busy-script bound', () => {
+    const redis = raw.services['redis'] as ComposeService;
+    expect((redis.command as string[]).join(' ')).toContain('--busy-reply-threshold 1000');
+    const loader = raw.services['redis-scripts'] as ComposeService & { restart?: string };
+    expect(JSON.stringify(loader.command)).toContain('tools/redis/load-scripts.ts');
+    expect(loader.command).toContain('--watch');
+    expect(loader.restart).toBe('unless-stopped');
+    expect(loader.user).toBe('10001:10001');
+    expect(loader.read_only).toBe(true);
+    expect(loader.cap_drop).toEqual(['ALL']);
+    expect(loader.networks).toEqual(['redis-scripts-zone']);
+    expect(loader.depends_on?.['redis']?.condition).toBe('service_healthy');
+    // its password comes from the bootstrap's volume, which no other long-running container
+    // mounts (Redis gets only the hashes, in the ACL volume)
+    expect(loader.environment?.['REDIS_LOADER_PASSWORD_FILE']).toBe(
+      '/run/lpi/redis-loader/password',
+    );
+    const users = Object.entries(raw.services)
+      .filter(([, e]) => (e.volumes ?? []).some((v) => v.source === 'redis-loader'))
+      .map(([name]) => name)
+      .sort();
+    expect(users).toEqual(['bootstrap', 'redis-scripts', 'volume-init']);
+    expect(loader.volumes).toContainEqual({
+      type: 'volume',
+      source: 'redis-loader',
+      target: '/run/lpi/redis-loader',
+      read_only: true,
+    });
+  });
+
+  it('the bootstrap writes each caller identity into a volume of its own that no container reads', () => {
+    const bootstrap = raw.services['bootstrap'] as ComposeService;
+    for (const caller of CALLER_NAMES) {
+      expect(bootstrap.volumes).toContainEqual({
+        type: 'volume',
+        source: `${caller}-identity`,
+        target: `/bootstrap/${caller}`,
+      });
+      const users = Object.entries(raw.services)
+        .filter(([, e]) => (e.volumes ?? []).some((v) => v.source === `${caller}-identity`))
+        .map(([name]) => name)
+        .sort();
+      expect({ caller, users }).toEqual({ caller, users: ['bootstrap', 'volume-init'] });
+    }
+    // the tokens' issuer is what every service derives from its VAULT_ADDR
+    expect(bootstrap.environment?.['BOOTSTRAP_IDENTITY_ISSUER']).toBe(
+      raw.services['payment-service']?.environment?.['VAULT_ADDR'],
+    );
+  });
+
+  it('the sandbox reads its admin token from the 0600 file, not from its environment', () => {
+    const sandbox = raw.services['provider-sandbox'] as ComposeService;
+    expect(sandbox.environment?.['SANDBOX_ADMIN_TOKEN_FILE']).toBe('/pki/sandbox-admin-token');
+    expect(sandbox.environment).not.toHaveProperty('SANDBOX_ADMIN_TOKEN');
+    expect(JSON.stringify(sandbox.command ?? [])).not.toContain('SANDBOX_ADMIN_TOKEN');
+  });
+
   it('runs real Vault in dev mode and the bootstrap as a one-shot', () => {
     expect(raw.services['vault']?.image).toMatch(/^hashicorp\/vault(:|$)/);
     expect(JSON.stringify(raw.services['vault']?.command)).toContain('server -dev');
@@ -263,6 +322,7 @@ describe('docker-compose.yml', () => {
       'provider-sandbox',
       'bootstrap',
       'redis',
+      'redis-scripts',
     ];
     expect(Object.keys(raw.services).sort()).toEqual([...infrastructure, ...SERVICE_NAMES].sort());
   });
@@ -316,5 +376,28 @@ describe('compose-pki one-shot', () => {
     expect(token.length).toBeGreaterThanOrEqual(32);
     await run();
     expect(readFileSync(join(dir, 'vault-root-token'), 'utf8')).toBe(token);
+  });
+});
+
+describe("the bootstrap CLI's Redis files (compose's redis-acl and redis-loader volumes)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lpi-compose-redis-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const passwords = Object.fromEntries(
+    SERVICE_NAMES.map((s) => [s, `pw-${s}-${'x'.repeat(20)}`]),
+  ) as Record<(typeof SERVICE_NAMES)[number], string>;
+
+  it('adds the script loader to the ACL, its password 0600 beside it, kept on a second run', () => {
+    writeRedisFiles(dir, passwords);
+    const file = join(dir, 'redis-scripts', 'password');
+    expect(statSync(file).mode & 0o077).toBe(0);
+    const password = readFileSync(file, 'utf8');
+    expect(password.length).toBeGreaterThanOrEqual(32);
+    const acl = readFileSync(join(dir, 'redis', 'users.acl'), 'utf8');
+    const hash = createHash('sha256').update(password).digest('hex');
+    expect(acl).toContain(`user ${SCRIPT_LOADER_USERNAME} on #${hash} `);
+    expect(acl).not.toContain(password);
+    writeRedisFiles(dir, passwords);
+    expect(readFileSync(file, 'utf8')).toBe(password);
+    expect(readFileSync(join(dir, 'redis', 'users.acl'), 'utf8')).toBe(acl);
   });
 });
