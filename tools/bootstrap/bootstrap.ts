@@ -5,7 +5,7 @@
 // scopes, stores its secret at its own path, and hands each service and each caller only its
 // own role-id and a response-wrapped secret-id.
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
@@ -371,9 +371,18 @@ if (require.main === module) {
     });
     if (outDir) {
       mkdirSync(join(outDir, 'redis'), { recursive: true });
+      // the script loader's own ACL user (ADR 0018); its password is kept across runs
+      const loaderFile = join(outDir, 'redis', 'script-loader-password');
+      const loaderPassword = existsSync(loaderFile)
+        ? readFileSync(loaderFile, 'utf8').trim()
+        : randomBytes(32).toString('base64url');
+      writeFileSync(loaderFile, loaderPassword, { mode: 0o600 });
       writeFileSync(
         join(outDir, 'redis', 'users.acl'),
-        renderRedisAcl({ passwords: result.redisPasswords }),
+        renderRedisAcl({
+          passwords: result.redisPasswords,
+          scriptLoader: { username: 'script-loader', password: loaderPassword },
+        }),
         { mode: 0o644 },
       );
     }
