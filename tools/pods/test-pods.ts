@@ -46,6 +46,8 @@ const SANDBOX_ENDPOINTS = {
   WEBHOOK_PUBLIC_URL: 'http://webhook-service:3104/webhooks/provider',
 };
 const READY_MS = 5 * 60_000;
+/** `npm run test:pods -- --reuse-images`: any present image is used, however old. */
+const REUSE_IMAGES = process.argv.includes('--reuse-images');
 
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
@@ -84,7 +86,7 @@ function ensureProjectImages() {
   const stale = wanted.filter(([tag, , paths]) => {
     const why = !imageExists(tag)
       ? 'missing'
-      : imageCreatedAt(tag) < sourcesChangedAt(paths)
+      : !REUSE_IMAGES && imageCreatedAt(tag) < sourcesChangedAt(paths)
         ? 'older than its sources'
         : '';
     log(`${tag}: ${why || 'present and current'}`);
