@@ -2,9 +2,16 @@
 // names: Vault (vault-dev over TLS with a certificate for vault.vault.svc from a test CA), a
 // TokenReview stand-in (a host server on the network's gateway), and the run-time PKI.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LABEL } from './docker-run';
 import { run } from '../compose/sh';
@@ -126,11 +133,23 @@ export function startVault(o: {
     ].join('\n'),
     { mode: 0o600 },
   );
-  run('chmod', ['0644', o.keyFile, o.certFile], { quiet: true });
+  // only the certificate and key, readable by vault-dev's user alone (the CA key stays out)
+  const tlsDir = join(o.pkiDir, 'vault-tls');
+  mkdirSync(tlsDir, { mode: 0o755 });
+  chmodSync(tlsDir, 0o755);
+  for (const [file, mode] of [
+    [o.certFile, 0o644],
+    [o.keyFile, 0o600],
+  ] as const) {
+    const target = join(tlsDir, basename(file));
+    copyFileSync(file, target);
+    chownSync(target, 10001, 10001);
+    chmodSync(target, mode);
+  }
   docker(['run', '-d', '--name', o.name, '--label', LABEL, '--network', o.network,
     '--network-alias', VAULT_HOST, '-p', '127.0.0.1::8200', '--user', '10001:10001',
     '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-    '--tmpfs', '/tmp', '-v', `${o.pkiDir}:/pki:ro`, '--env-file', envFile, 'lpi/vault-dev:local']); // prettier-ignore
+    '--tmpfs', '/tmp', '-v', `${tlsDir}:/pki:ro`, '--env-file', envFile, 'lpi/vault-dev:local']); // prettier-ignore
 }
 
 export async function waitFor<T>(
