@@ -40,7 +40,7 @@ export function dockerRunArgs(c: ContainerRun, where: Placement, workDir: string
       const size = m.sizeBytes ? `,size=${m.sizeBytes}` : '';
       args.push(
         '--tmpfs',
-        `${m.path}:rw,nosuid,nodev,uid=${c.user.uid},gid=${owner},mode=0770${size}`,
+        `${m.path}:rw,exec,nosuid,nodev,uid=${c.user.uid},gid=${owner},mode=0770${size}`,
       );
       return;
     }

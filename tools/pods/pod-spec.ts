@@ -184,7 +184,8 @@ export function containerRuns(
     const template = (w as Any).spec.template.spec;
     const claims = ((w as Any).spec.volumeClaimTemplates ?? []).map((c: Any) => ({
       name: c.metadata.name,
-      // a claim is a fresh, empty, fsGroup-owned directory for this test: a tmpfs
+      // a claim is a fresh, empty, fsGroup-owned directory for this test: a tmpfs (emptyDir and
+      // claims are not noexec, unlike Docker's default tmpfs)
       emptyDir: { sizeLimit: c.spec.resources?.requests?.storage },
     }));
     const volumes = [...(template.volumes ?? []), ...claims];

@@ -78,9 +78,14 @@ export async function waitReady(pod: RunningPod, timeoutMs: number, log: (l: str
       run('docker', ['logs', '--tail', '30', c.name], { allowFail: true, quiet: true });
     throw new Error(`${pod.pod} did not become ready: ${error.message}`);
   });
+  // kubelet restarts a container only after failureThreshold (3) failed liveness periods
   for (const c of pod.containers)
-    if (c.run.liveness && !(await probeOnce(pod.ip, c.run.liveness)))
-      throw new Error(`${pod.pod}/${c.run.container}: liveness probe failed after readiness`);
+    if (c.run.liveness) {
+      const probe = c.run.liveness;
+      await waitFor(`${pod.pod} live`, async () => ((await probeOnce(pod.ip, probe)) ? true : undefined), 30_000).catch(() => {
+        throw new Error(`${pod.pod}/${c.run.container}: liveness probe failing 30 s after readiness`);
+      }); // prettier-ignore
+    }
   const probes = pod.containers
     .map((c) => `${c.run.container}: ${describe(c.run.readiness)}/${describe(c.run.liveness)}`)
     .join('; ');
