@@ -227,6 +227,38 @@ describeIfKubectl('deploy/k8s overlays', () => {
   );
 
   each(
+    'Redis runs the script loader as a sidecar: --watch, its own ACL user, its password from a file',
+    (objects) => {
+      const pod = podSpecOf(find(objects, 'StatefulSet', 'redis') as K8sObject);
+      type C = {
+        name: string;
+        command?: string[];
+        env?: { name: string; value?: string }[];
+        volumeMounts?: { name: string }[];
+      };
+      const loader = (pod.containers as C[]).find((c) => c.name === 'script-loader');
+      expect(loader?.command?.slice(-2)).toEqual(['tools/redis/load-scripts.ts', '--watch']);
+      const env = Object.fromEntries((loader?.env ?? []).map((e) => [e.name, e.value]));
+      expect(env).toMatchObject({ REDIS_HOST: '127.0.0.1', REDIS_LOADER_USERNAME: 'script-loader' });
+      const volumes = pod.volumes as {
+        name: string;
+        secret?: { secretName: string; items?: { key: string; path: string }[] };
+      }[];
+      const mounted = (c: C | undefined) =>
+        (c?.volumeMounts ?? []).flatMap((m) => volumes.filter((v) => v.name === m.name));
+      // each container sees its own key of redis-acl and nothing else of it
+      expect(mounted(loader).flatMap((v) => v.secret?.items ?? [])).toEqual([
+        { key: 'script-loader-password', path: 'password' },
+      ]);
+      const redis = (pod.containers as C[]).find((c) => c.name === 'redis');
+      expect(mounted(redis).flatMap((v) => v.secret?.items ?? [])).toEqual([
+        { key: 'users.acl', path: 'users.acl' },
+      ]);
+      expect(env['REDIS_LOADER_PASSWORD_FILE']).toBe('/etc/redis/loader/password');
+    },
+  );
+
+  each(
     'network: default deny plus exactly the flows the access matrix implies',
     (objects, overlay) => {
       expect(policySpec(objects, 'default-deny')).toEqual({

@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an app build compiles its own src/** only: the ambient declaration must come with this file
+/// <reference path="./bullmq-scripts.d.ts" />
 import { createHash } from 'node:crypto';
 import * as bullmqScripts from 'bullmq/dist/cjs/scripts';
 import Redis, { Command, type RedisOptions } from 'ioredis';
