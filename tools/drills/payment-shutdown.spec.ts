@@ -88,7 +88,11 @@ it('SIGTERM while provider calls are in flight: readiness down, jobs finish, exi
   for (let i = 1; i <= 12; i += 1) {
     const res = await fetch(`${svc.url}/payments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `sigterm-${i}` },
+      headers: {
+        authorization: await s.callers.checkout.tokens.authorization('payment-service'),
+        'content-type': 'application/json',
+        'idempotency-key': `sigterm-${i}`,
+      },
       body: JSON.stringify({ amount: 1000 + i, currency: 'EUR' }),
     });
     expect(res.status).toBe(202);
@@ -146,12 +150,13 @@ it('SIGTERM while provider calls are in flight: readiness down, jobs finish, exi
   await s.sandbox.admin.setFault({ response_delay_ms: 0 });
   await rebootstrap();
   await s.services['payment-service'].process.restart();
-  const url = s.services['payment-service'].url;
   await waitFor(
     'every payment to succeed',
     async () => {
       for (const id of ids) {
-        const res = (await (await fetch(`${url}/payments/${id}`)).json()) as { status?: string };
+        const res = (await (
+          await s.callers.checkout.fetch('payment-service', `/payments/${id}`)
+        ).json()) as { status?: string };
         if (res.status !== 'succeeded') return undefined;
       }
       return true;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
+import { SERVICE_NAMES, isPublicRoute, routesOf, type ServiceName } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
 import { memoryOf, pidListeningOn } from './proc';
 import { rawRequest, streamOversized, type RawResult, type Target } from './raw-http';
@@ -67,23 +67,24 @@ afterAll(async () => {
 });
 
 const port = (url: string) => Number(new URL(url).port);
-const SERVICE_ROUTES: Record<ServiceName, { routes: string[]; upload: string }> = {
-  'payment-service': { routes: ['/payments', '/payments/pay_1'], upload: '/payments' },
-  'refund-service': { routes: ['/refunds', '/refunds/ref_1'], upload: '/refunds' },
-  'reporting-service': { routes: ['/reports/summary', '/reports'], upload: '/reports/summary' },
-  'webhook-service': { routes: ['/webhooks/provider'], upload: '/webhooks/provider' },
-};
+/** Every declared route of a service (parameters filled in), and where a body goes. */
+function serviceRoutes(service: ServiceName): { routes: string[]; upload: string } {
+  const declared = routesOf(service).filter((r) => !isPublicRoute(r));
+  const routes = [...new Set(declared.map((r) => r.path.replace(/:[a-z_]+/g, 'x_1')))];
+  const upload = declared.find((r) => r.method === 'POST')?.path ?? routes[0] ?? '/';
+  return { routes, upload };
+}
 const json = 'application/json';
 const EDGES: Edge[] = [
   ...SERVICE_NAMES.map((svc): Edge => ({
     name: svc,
     target: () => ({ port: port(s.services[svc].url) }),
     pid: () => Number(s.services[svc].process.pid),
-    routes: SERVICE_ROUTES[svc].routes,
+    routes: serviceRoutes(svc).routes,
     methods: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'],
     health: '/health/live',
     format: FORMATS.service,
-    upload: { method: 'POST', path: SERVICE_ROUTES[svc].upload, type: json },
+    upload: { method: 'POST', path: serviceRoutes(svc).upload, type: json },
   })),
   {
     name: 'vault-dev',

@@ -3,6 +3,7 @@ import type { DynamicModule, INestApplication, NestApplicationOptions, Type } fr
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
+import { boundRequestBodies, envelopeRefusal } from './body-bounds';
 import { ConfigError } from './config';
 import { installEdgeGuards } from './edge';
 import { ReadinessRegistry } from './health';
@@ -19,8 +20,8 @@ export interface StartOptions {
   port: FromApp<number>;
   host?: FromApp<string>;
   httpsOptions?: NestApplicationOptions['httpsOptions'];
-  /** JSON body limit (default 64 kB: payment APIs take small bodies). */
-  bodyLimit?: string;
+  /** Request body limit in bytes (default 64 KiB: payment APIs take small bodies). */
+  bodyLimitBytes?: number;
   /** Deepest JSON nesting a body may have; deeper is refused before parsing (default 32). */
   maxJsonDepth?: number;
   /**
@@ -45,8 +46,12 @@ export async function startService(options: StartOptions): Promise<NestExpressAp
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  const bodyLimitBytes = options.bodyLimitBytes ?? 64 * 1024;
+  // bound what is read before any parser sees it: an oversized body is refused unread and
+  // its connection closed, never drained to the end (issue 16)
+  boundRequestBodies(app.getHttpServer(), bodyLimitBytes, envelopeRefusal);
   installEdgeGuards(app, {
-    bodyLimit: options.bodyLimit ?? '64kb',
+    bodyLimit: bodyLimitBytes,
     maxJsonDepth: options.maxJsonDepth ?? 32,
   });
   await options.configure?.(app);

@@ -1,7 +1,8 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 
 export interface EdgeLimits {
-  bodyLimit: string;
+  /** bytes */
+  bodyLimit: number;
   maxJsonDepth: number;
 }
 

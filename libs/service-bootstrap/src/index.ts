@@ -7,3 +7,4 @@ export * from './health';
 export * from './service-bootstrap.module';
 export * from './bootstrap';
 export * from './edge';
+export * from './body-bounds';
