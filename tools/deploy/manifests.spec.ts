@@ -125,11 +125,11 @@ describeIfKubectl('deploy/k8s overlays', () => {
       const job = find(objects, 'Job', 'vault-auth-setup') as K8sObject;
       const [container] = podSpecOf(job).containers as unknown as {
         image: string;
-        args: string[];
+        command: string[];
         env: { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
       }[];
       expect(container.image).toMatch(/lpi\/bootstrap:/);
-      expect(container.args).toEqual(['vault-kubernetes']);
+      expect(container.command.join(' ')).toContain('tools/bootstrap/vault-kubernetes.ts');
       expect(container.env.map((e) => e.name)).toContain('VAULT_TOKEN_FILE');
       expect(container.env.some((e) => e.valueFrom?.secretKeyRef)).toBe(false);
       const binding = find(objects, 'ClusterRoleBinding', 'vault-tokenreview') as K8sObject;

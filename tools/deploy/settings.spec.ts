@@ -10,8 +10,13 @@ import { SERVICE_SETTING_NAMES } from '@lpi/integration-runtime';
 import { KUBERNETES_AUTH_SETTING_NAMES } from '../bootstrap/vault-kubernetes.config';
 import { REPO_ROOT, kubectlAvailable, overlayNames, renderOverlay, type K8sObject } from './render';
 
-/** Read by Node itself (or the C library), not by a schema of ours. */
-const RUNTIME_VARIABLES = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'NODE_EXTRA_CA_CERTS'];
+/** Read by Node itself, the C library or swc's loader (TS tools), not by a schema of ours. */
+const RUNTIME_VARIABLES = [
+  'NODE_OPTIONS',
+  'MALLOC_ARENA_MAX',
+  'NODE_EXTRA_CA_CERTS',
+  'SWC_NATIVE_BINDING_CACHE',
+];
 
 const READERS: Record<string, readonly string[]> = {
   ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, SERVICE_SETTING_NAMES])),
