@@ -5,6 +5,7 @@ import {
   errors,
   jwtVerify,
   type JWTHeaderParameters,
+  type JWTVerifyOptions,
   type FlattenedJWSInput,
   type CryptoKey,
 } from 'jose';
@@ -117,13 +118,23 @@ export class IssuerKeySet {
  */
 export class CallerTokenVerifier {
   private readonly keys: IssuerKeySet;
+  /** Built once: every request is checked against the same rules (no per-call allocation). */
+  private readonly rules: JWTVerifyOptions;
 
   constructor(
     readonly service: ServiceName,
-    private readonly options: CallerAuthOptions,
+    options: CallerAuthOptions,
     logger?: Logger,
   ) {
     this.keys = new IssuerKeySet(options, logger);
+    this.rules = {
+      issuer: options.issuer,
+      audience: service,
+      algorithms: [...options.algorithms],
+      clockTolerance: options.clockToleranceSeconds,
+      maxTokenAge: options.maxTokenAgeSeconds,
+      requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'scope'],
+    };
   }
 
   private readonly resolveKey: KeyResolver = (header, token) => {
@@ -136,14 +147,7 @@ export class CallerTokenVerifier {
   async verify(token: string): Promise<CallerClaims> {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.resolveKey, {
-        issuer: this.options.issuer,
-        audience: this.service,
-        algorithms: [...this.options.algorithms],
-        clockTolerance: this.options.clockToleranceSeconds,
-        maxTokenAge: this.options.maxTokenAgeSeconds,
-        requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'scope'],
-      }));
+      ({ payload } = await jwtVerify(token, this.resolveKey, this.rules));
     } catch (err) {
       throw toCallerTokenError(err);
     }
