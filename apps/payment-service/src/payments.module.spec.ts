@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FakeRuntime } from '@lpi/integration-runtime';
 import { PermanentJobError, type Envelope } from '@lpi/messaging';
 import { shutdownGracefully, startService } from '@lpi/service-bootstrap';
+import { secretShapedText } from '@lpi/testing';
 import { PaymentsModule } from './payments.module';
 
 // payment-service with fake ports: its HTTP edge and its job handler, no Redis or provider
@@ -126,8 +127,8 @@ describe('POST /payments', () => {
 
   it.each([
     ['a card number', '4242 4242 4242 4242'],
-    ['a JWT', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl'],
-    ['a Vault token', 'hvs.CAESIJ1234567890abcdefghij'],
+    ['a JWT', secretShapedText().jwt],
+    ['a Vault token', secretShapedText().vaultToken],
   ])(
     'refuses free text that looks like %s with a 400 naming the field, not the value',
     async (_what, text) => {

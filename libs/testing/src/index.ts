@@ -9,3 +9,4 @@ export * from './token-review';
 export * from './run-logs';
 export * from './log-scan';
 export * from './client-auth';
+export * from './secret-shapes';
