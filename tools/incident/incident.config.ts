@@ -7,6 +7,8 @@ import { loadConfig, setting } from '@lpi/service-bootstrap';
 
 export interface IncidentConfig {
   vaultAddr: string;
+  /** VAULT_CACERT contents, when Vault is served by a private CA. */
+  vaultCa?: string;
   vaultToken: string;
   providerAdminUrl: string;
   providerAdminToken: string;
@@ -47,6 +49,7 @@ export function readIncidentConfig(
     'incident',
     {
       VAULT_ADDR: setting.url(),
+      VAULT_CACERT: z.string().optional(),
       INCIDENT_VAULT_TOKEN_FILE: setting.file(),
       PROVIDER_ADMIN_URL: setting.url(),
       INCIDENT_PROVIDER_ADMIN_TOKEN_FILE: setting.file(),
@@ -65,6 +68,7 @@ export function readIncidentConfig(
   );
   return {
     vaultAddr: c.VAULT_ADDR.replace(/\/$/, ''),
+    vaultCa: c.VAULT_CACERT ? readFileSync(c.VAULT_CACERT, 'utf8') : undefined,
     vaultToken: readPrivateFile('INCIDENT_VAULT_TOKEN_FILE', c.INCIDENT_VAULT_TOKEN_FILE),
     providerAdminUrl: c.PROVIDER_ADMIN_URL.replace(/\/$/, ''),
     providerAdminToken: readPrivateFile(

@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
   redis.on('error', () => undefined);
   try {
     const report = await runIncident(service as ServiceName, {
-      vault: { addr: c.vaultAddr, token: c.vaultToken },
+      vault: { addr: c.vaultAddr, ca: c.vaultCa, token: c.vaultToken },
       provider: { baseUrl: c.providerAdminUrl, token: c.providerAdminToken, caCert: c.providerCa },
       redis: { call: (cmd, ...args) => redis.call(cmd, ...args) },
       issueCertificate: caIssuer(c.ca.cert, c.ca.key),

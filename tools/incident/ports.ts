@@ -4,6 +4,8 @@ import type { ServiceName } from '@lpi/access-matrix';
 
 export interface VaultPort {
   addr: string;
+  /** VAULT_CACERT's contents: the CA Vault's certificate must chain to. */
+  ca?: string;
   /** An operator token (policy in docs/security.md); never the service's own. */
   token: string;
 }

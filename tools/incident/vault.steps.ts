@@ -2,34 +2,25 @@
 // by accessor and revoke it, destroy every secret-id of its AppRole, write the rotated
 // secret as a new KV v2 version, and issue a new wrapped secret-id.
 import { secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { vaultCall } from '@lpi/secrets';
 import { IncidentError, type VaultPort } from './ports';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** One call through the secrets library's Vault client (its TLS trust included). */
 async function call(
   v: VaultPort,
   method: string,
   path: string,
   body?: unknown,
-  headers: Record<string, string> = {},
+  wrapTtl?: string,
 ): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${v.addr}/v1/${path}`, {
-    method,
-    headers: {
-      'x-vault-token': v.token,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body ? JSON.stringify(body) : undefined,
+  const res = await vaultCall({ addr: v.addr, ca: v.ca }, method, path, {
+    token: v.token,
+    body,
+    wrapTtl,
   });
-  const text = await res.text();
-  let json: Json = {};
-  try {
-    json = text ? (JSON.parse(text) as Json) : {};
-  } catch {
-    json = {};
-  }
-  return { status: res.status, json };
+  return { status: res.status, json: res.body as Json };
 }
 
 async function must(
@@ -38,9 +29,9 @@ async function must(
   method: string,
   path: string,
   body?: unknown,
-  headers?: Record<string, string>,
+  wrapTtl?: string,
 ): Promise<Json> {
-  const res = await call(v, method, path, body, headers);
+  const res = await call(v, method, path, body, wrapTtl);
   if (res.status >= 300) {
     const errors = Array.isArray(res.json.errors) ? res.json.errors.join('; ') : '';
     throw new IncidentError(
@@ -130,7 +121,7 @@ export async function newWrappedSecretId(v: VaultPort, service: ServiceName): Pr
     'POST',
     `auth/approle/role/${service}/secret-id`,
     {},
-    { 'x-vault-wrap-ttl': '10m' },
+    '10m',
   );
   const token = json.wrap_info?.token as string | undefined;
   if (!token) throw new IncidentError('vault_no_wrap', 'Vault answered without a wrapped token');
