@@ -56,4 +56,28 @@ export function installEdgeGuards(app: NestExpressApplication, limits: EdgeLimit
     extended: false,
     verify: (req: { rawBody?: Buffer }, _res: unknown, buf: Buffer) => keepRaw(req, buf),
   });
+  app.use(unwrapParserErrors);
+}
+
+/**
+ * Nest turns a body parser's SyntaxError into a BadRequestException carrying the parser's
+ * message, which quotes the body ("Unexpected token … is not valid JSON"). Handing it on as a
+ * plain error with body-parser's status and type lets the envelope filter answer with its
+ * fixed message instead.
+ */
+function unwrapParserErrors(
+  err: unknown,
+  _req: unknown,
+  _res: unknown,
+  next: (e: unknown) => void,
+) {
+  const parser = err as { status?: unknown; type?: unknown };
+  if (err instanceof SyntaxError && typeof parser.type === 'string') {
+    next(
+      Object.assign(new Error('request body is not valid JSON'), {
+        status: parser.status,
+        type: parser.type,
+      }),
+    );
+  } else next(err);
 }

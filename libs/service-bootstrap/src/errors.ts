@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { ZodType } from 'zod';
 import { scrubSecrets } from './redaction';
+import { requestIdOf } from './request-id';
 
 /** The one error body every HTTP endpoint in the project returns. */
 export interface ErrorEnvelope {
@@ -42,7 +43,7 @@ export function parseInput<T>(schema: ZodType<T>, input: unknown, what = 'reques
 }
 
 interface HttpRequestLike {
-  id?: string | number;
+  id?: unknown;
   headers?: Record<string, unknown>;
 }
 interface HttpResponseLike {
@@ -65,6 +66,14 @@ const TYPE_BY_STATUS: Record<number, string> = {
   429: 'rate_limit_error',
 };
 
+const FRAMEWORK_MESSAGES: Record<number, string> = {
+  400: 'request is malformed',
+  404: 'no route matches this method and path',
+  405: 'method not allowed on this path',
+  413: 'request body too large',
+  415: 'unsupported media type',
+};
+
 const BODY_ERRORS: Record<string, [code: string, message: string]> = {
   'entity.too.large': ['payload_too_large', 'request body too large'],
   'entity.too.deep': ['json_too_deep', 'request body nests too deeply'],
@@ -81,7 +90,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<HttpRequestLike>();
     const res = http.getResponse<HttpResponseLike>();
-    const requestId = String(req?.id ?? req?.headers?.['x-request-id'] ?? 'unknown');
+    const requestId = requestIdOf(req, res);
     const { status, body, headers } = toEnvelope(exception, requestId);
     if (status >= 500) {
       this.logger.error({ err: exception, request_id: requestId }, 'unhandled error');
@@ -127,7 +136,10 @@ export function toEnvelope(
         error: {
           type: TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
           code,
-          message: status >= 500 ? 'internal error' : scrubSecrets(exception.message),
+          // only the framework throws these (our code throws AppError), and its messages quote
+          // the request: the path ("Cannot GET /…"), a body fragment, a bad percent-escape
+          message:
+            FRAMEWORK_MESSAGES[status] ?? (status >= 500 ? 'internal error' : 'request refused'),
           request_id: requestId,
         },
       },

@@ -8,3 +8,4 @@ export * from './service-bootstrap.module';
 export * from './bootstrap';
 export * from './edge';
 export * from './body-bounds';
+export * from './request-id';

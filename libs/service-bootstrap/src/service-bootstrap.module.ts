@@ -3,10 +3,10 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule, type Params } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
-import { randomUUID } from 'node:crypto';
 import { ErrorEnvelopeFilter } from './errors';
 import { HealthController, ReadinessRegistry } from './health';
 import { createLogger } from './logger';
+import { requestIdOf } from './request-id';
 
 export interface ServiceDefaults {
   service: string;
@@ -30,15 +30,7 @@ class ServiceLoggerModule {}
 const pinoParams = (logger: Logger): Params => ({
   pinoHttp: {
     logger,
-    genReqId: (req, res) => {
-      const incoming = req.headers['x-request-id'];
-      const id =
-        typeof incoming === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(incoming)
-          ? incoming
-          : `req_${randomUUID()}`;
-      res.setHeader('x-request-id', id);
-      return id;
-    },
+    genReqId: (req, res) => requestIdOf(req, res),
     autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({

@@ -148,6 +148,26 @@ describe('startService', () => {
         'malformed_request',
       );
 
+      for (const [text, requestId] of [
+        ['\u0000', ''],
+        ['"4242424242424242', 'has space'],
+        ['{"a":1}x', 'x'.repeat(65)],
+      ]) {
+        const odd = await fetch(`${base}/things`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+          body: text,
+        });
+        const envelope = (await odd.json()) as { error: { message: string; request_id: string } };
+        expect({ status: odd.status, ...envelope.error }).toEqual({
+          status: 400,
+          type: 'invalid_request_error',
+          code: 'malformed_request',
+          message: 'request body is not valid JSON',
+          request_id: expect.stringMatching(/^req_[0-9a-f-]{36}$/),
+        });
+      }
+
       const missing = await fetch(`${base}/nowhere`);
       expect(missing.status).toBe(404);
       expect(((await missing.json()) as { error: { type: string } }).error.type).toBe(
