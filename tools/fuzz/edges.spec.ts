@@ -167,9 +167,14 @@ function verdict(edge: Edge, spec: RequestSpec, res: RawResult): string | undefi
   } catch {
     return `${res.status} with a non-JSON body: ${res.body.slice(0, 120)}`;
   }
-  return edge.format(body)
-    ? undefined
-    : `${res.status} not in ${edge.name}'s error format: ${res.body.slice(0, 200)}`;
+  if (!edge.format(body))
+    return `${res.status} not in ${edge.name}'s error format: ${res.body.slice(0, 200)}`;
+  // an error quoting the request body would put whatever it carried (a card number, a
+  // secret) in the client's logs and in ours
+  const sent = spec.body.kind === 'text' ? spec.body.text.trim() : '';
+  if (sent.length >= 6 && res.body.includes(JSON.stringify(sent).slice(1, -1)))
+    return `${res.status} quotes the request body`;
+  return undefined;
 }
 
 async function healthy(edge: Edge): Promise<number> {

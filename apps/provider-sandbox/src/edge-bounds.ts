@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-export { boundRequestBodies, envelopeRefusal } from '@lpi/service-bootstrap';
+import type { RefusalBody } from '@lpi/service-bootstrap';
+export { boundRequestBodies } from '@lpi/service-bootstrap';
 
 /** Token requests, payments and registrations are small: nothing on either listener needs more. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -20,12 +21,8 @@ export function jsonDepth(value: unknown, max: number): number {
 }
 
 /** RFC 6749 §5.2 error body, for refusals made before oidc-provider sees the request. */
-export function oauthRefusal(res: ServerResponse, status: number, message: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(JSON.stringify({ error: 'invalid_request', error_description: message }));
-}
+export const oauthRefusal: RefusalBody = (_status, message) =>
+  JSON.stringify({ error: 'invalid_request', error_description: message });
 
 /** Express middleware (after the body parsers): too deeply nested JSON is a 400, never a walk. */
 export function refuseDeepJson(

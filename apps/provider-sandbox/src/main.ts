@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import type { Server } from 'node:https';
 import { exportJWK, generateKeyPair } from 'jose';
 import { createLogger, issuedSecretsRecorder, runMain, startService } from '@lpi/service-bootstrap';
 import { createAuthorizationServer } from './authorization-server';
 import { ClientRegistry } from './client-registry';
-import { MAX_BODY_BYTES, boundRequestBodies, envelopeRefusal, refuseDeepJson } from './edge-bounds';
+import { MAX_BODY_BYTES, refuseDeepJson } from './edge-bounds';
 import { FaultState } from './faults';
 import { IdempotencyStore, Ledger, RateLimiter } from './ledger';
 import { readSandboxConfig } from './sandbox.config';
@@ -58,8 +57,8 @@ runMain('provider-sandbox', async () => {
       rejectUnauthorized: false,
       ...TLS_POLICY,
     },
+    bodyLimitBytes: MAX_BODY_BYTES,
     configure: (app) => {
-      boundRequestBodies(app.getHttpServer() as Server, MAX_BODY_BYTES, envelopeRefusal);
       app.use(refuseDeepJson);
     },
   });

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { closeLingeringIfUnread, refuseMalformedRequests } from '@lpi/service-bootstrap';
 import {
   denied,
   duration,
@@ -129,6 +130,7 @@ export class VaultDev {
     const server = tls
       ? createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
       : createServer(handler);
+    refuseMalformedRequests(server, (_status, message) => JSON.stringify({ errors: [message] }));
     return new Promise((resolve) =>
       server.listen(port, host, () => {
         const bound = (server.address() as { port: number }).port;
@@ -140,6 +142,9 @@ export class VaultDev {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // an answer sent before the body was read (a 413, a LIST carrying a body) closes lingering,
+    // as Go's net/http does, so the client reads the answer rather than a reset
+    closeLingeringIfUnread(req, res);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Content-Type', 'application/json');
     let token: Token | undefined;
@@ -189,7 +194,7 @@ export class VaultDev {
       this.reply(req, res, path, backend, reply);
     } catch (err) {
       const e = err instanceof VaultError ? err : new VaultError(500, ['internal error']);
-      if (e instanceof RequestTooLarge) this.closeAfter(req, res);
+      if (e instanceof RequestTooLarge) res.setHeader('Connection', 'close');
       this.respond(res, e.status, e.body ?? { errors: e.errors });
     } finally {
       if (token && this.lastUses.delete(token.id)) this.tokens.revoke(token.id);
@@ -224,24 +229,6 @@ export class VaultDev {
       return;
     }
     this.respond(res, reply.status ?? 200, envelope);
-  }
-
-  /**
-   * After a 413 the rest of the body is never read into memory. Like Go's `closeWriteAndWait`
-   * (which Vault's listener gets from net/http), the close lingers: the write side is shut
-   * after the answer and what the client still sends is discarded for a moment, so the client
-   * reads the 413 instead of a connection reset.
-   */
-  private closeAfter(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket;
-    res.setHeader('Connection', 'close');
-    req.on('error', () => undefined); // the client may reset mid-upload: nothing to do
-    socket.destroySoon = () => {
-      socket.end();
-      socket.resume();
-      req.resume(); // no listener: dropped
-      setTimeout(() => socket.destroy(), 500).unref();
-    };
   }
 
   private respond(res: ServerResponse, status: number, body: unknown) {
