@@ -125,6 +125,12 @@ export const LINGER_MS = 500;
 export function closeLingeringIfUnread(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket as Socket & { destroySoon?: () => void };
   const destroySoon = socket.destroySoon?.bind(socket);
+  // the answer tells the client not to reuse a connection that will close under it
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<typeof writeHead>) {
+    if (!req.complete && !this.headersSent) this.setHeader('Connection', 'close');
+    return writeHead.apply(this, args);
+  } as typeof writeHead;
   // node calls this after an answer marked `Connection: close`
   socket.destroySoon = () => (req.complete ? destroySoon?.() : linger(socket));
   res.once('finish', () => {
