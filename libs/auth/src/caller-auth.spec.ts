@@ -327,6 +327,27 @@ describe('caller authentication guard: the issuer key set', () => {
     }
   });
 
+  it('stops accepting a key the issuer removed once the key set is refetched, and refuses an ambiguous kid', async () => {
+    const jwks = new JwksServer();
+    const kept = await signingKey();
+    const removed = await signingKey();
+    jwks.keys = [kept.jwk, removed.jwk];
+    await jwks.start();
+    const { app, url } = await startApp(optionsFor(jwks, { jwksCacheMaxAgeMs: 0 }));
+    try {
+      expect((await call(url, `Bearer ${await vaultToken(removed)}`)).status).toBe(201);
+      jwks.keys = [kept.jwk];
+      expect((await call(url, `Bearer ${await vaultToken(removed)}`)).status).toBe(401);
+      expect((await call(url, `Bearer ${await vaultToken(kept)}`)).status).toBe(201);
+      // a second key published under the same kid: which one signed is ambiguous
+      jwks.keys = [kept.jwk, { ...removed.jwk, kid: kept.jwk.kid }];
+      expect((await call(url, `Bearer ${await vaultToken(kept)}`)).status).toBe(401);
+    } finally {
+      await app.close();
+      await jwks.stop();
+    }
+  });
+
   it('rate-limits refetches: a flood of unknown kids inside the cooldown fetches nothing more', async () => {
     const jwks = new JwksServer();
     const known = await signingKey();

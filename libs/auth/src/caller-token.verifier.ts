@@ -1,13 +1,11 @@
 import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
   errors,
+  importJWK,
   jwtVerify,
+  type CryptoKey,
+  type JWK,
   type JWTHeaderParameters,
   type JWTVerifyOptions,
-  type FlattenedJWSInput,
-  type CryptoKey,
 } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Logger } from 'pino';
@@ -37,76 +35,116 @@ export interface CallerClaims {
   readonly expiresAt: number;
 }
 
-type KeyResolver = (
-  header: JWTHeaderParameters,
-  token: FlattenedJWSInput,
-) => Promise<CryptoKey | Uint8Array>;
-
 const invalid = (description: string) => new CallerTokenError('invalid_token', description);
 
-/** The jose failures that mean "the key set could not be fetched", not "the token is bad". */
-function isFetchFailure(err: unknown): boolean {
-  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
-    return false;
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
-  // jose reports a non-200 or unparsable key set as a generic JOSEError; network errors are not
-  // JOSE errors at all
-  return !(err instanceof errors.JOSEError) || err.code === 'ERR_JOSE_GENERIC';
+interface IssuerJwk {
+  kid?: unknown;
+  alg?: unknown;
+  use?: unknown;
+  kty?: unknown;
 }
 
 /**
- * The issuer's key set: jose's remote JWKS (cached for `jwksCacheMaxAgeMs`, an unknown `kid`
- * refetches at most once per `jwksCooldownMs`, concurrent fetches shared). When a fetch fails
- * and a key set was fetched before, the last one keeps verifying (and no fetch is tried again
- * for the cooldown); with none, the token cannot be checked: `issuer_unavailable`.
+ * The issuer's key set, kept as imported keys by `kid`: verifying a token is one map lookup
+ * and one clock read while the set is fresh (under `jwksCacheMaxAgeMs`). Past that age the next
+ * token refetches it; an unknown `kid` refetches it at most once per `jwksCooldownMs` (a key
+ * Vault just rotated in); concurrent fetches are shared. A refetch replaces the whole set, so
+ * a key the issuer removed stops verifying. A key is used only for the `alg` it is published
+ * with, and a `kid` published twice is refused (ambiguous). When a fetch fails and a set was
+ * fetched before, the last one keeps verifying and no fetch is tried again for the cooldown;
+ * with none, the token cannot be checked: `issuer_unavailable`.
  */
 export class IssuerKeySet {
-  private readonly remote: ReturnType<typeof createRemoteJWKSet>;
+  private keys = new Map<string, { alg: string; key: CryptoKey }>();
+  private fetchedAt = Number.NEGATIVE_INFINITY;
+  private attemptedAt = Number.NEGATIVE_INFINITY;
   private failedAt = Number.NEGATIVE_INFINITY;
-  private stale?: { resolve: KeyResolver };
+  private everFetched = false;
+  private inflight?: Promise<void>;
+  private readonly dispatcher?: Agent;
 
   constructor(
     private readonly options: CallerAuthOptions,
     private readonly logger?: Logger,
   ) {
-    const agent = options.jwksCa ? new Agent({ connect: { ca: options.jwksCa } }) : undefined;
-    this.remote = createRemoteJWKSet(new URL(options.jwksUrl), {
-      cacheMaxAge: options.jwksCacheMaxAgeMs,
-      cooldownDuration: options.jwksCooldownMs,
-      timeoutDuration: options.jwksTimeoutMs,
-      ...(agent
-        ? {
-            [customFetch]: (url: string, init: RequestInit) =>
-              undiciFetch(url, { ...(init as object), dispatcher: agent }),
-          }
-        : {}),
-    });
+    this.dispatcher = options.jwksCa ? new Agent({ connect: { ca: options.jwksCa } }) : undefined;
   }
 
-  readonly resolve: KeyResolver = async (header, token) => {
-    // the normal path touches jose only (its jwks() snapshot is a structured clone: not per call)
-    const failing = this.stale && performance.now() - this.failedAt < this.options.jwksCooldownMs;
-    if (!failing) {
-      try {
-        return await this.remote(header, token);
-      } catch (err) {
-        if (!isFetchFailure(err)) throw err;
-        this.failedAt = performance.now();
-        const last = this.remote.jwks();
-        this.logger?.warn(
-          { jwks: this.options.jwksUrl, cached: Boolean(last) },
-          'caller token issuer key set unreachable',
-        );
-        if (!last)
-          throw new CallerTokenError(
-            'issuer_unavailable',
-            "the token issuer's key set cannot be fetched",
-          );
-        this.stale = { resolve: createLocalJWKSet(last) };
-      }
-    }
-    return this.stale!.resolve(header, token);
+  readonly resolve = (header: JWTHeaderParameters): CryptoKey | Promise<CryptoKey> => {
+    const entry = this.keys.get(header.kid as string);
+    if (entry && performance.now() - this.fetchedAt < this.options.jwksCacheMaxAgeMs)
+      return this.match(entry, header);
+    return this.resolveAfterRefresh(header, entry !== undefined);
   };
+
+  private async resolveAfterRefresh(header: JWTHeaderParameters, known: boolean) {
+    const now = performance.now();
+    // an aged set is refetched unless a fetch just failed (then the last set keeps serving);
+    // an unknown kid refetches only outside the cooldown of the last attempt
+    const refetch = known
+      ? now - this.failedAt >= this.options.jwksCooldownMs
+      : now - this.attemptedAt >= this.options.jwksCooldownMs;
+    if (refetch) await this.refresh();
+    if (!this.everFetched)
+      throw new CallerTokenError(
+        'issuer_unavailable',
+        "the token issuer's key set cannot be fetched",
+      );
+    const entry = this.keys.get(header.kid as string);
+    if (!entry) throw invalid('signed with an unknown key');
+    return this.match(entry, header);
+  }
+
+  private match(entry: { alg: string; key: CryptoKey }, header: JWTHeaderParameters): CryptoKey {
+    if (entry.alg !== header.alg) throw invalid('the key is not published for that algorithm');
+    return entry.key;
+  }
+
+  private refresh(): Promise<void> {
+    this.inflight ??= this.fetchKeys().finally(() => (this.inflight = undefined));
+    return this.inflight;
+  }
+
+  private async fetchKeys(): Promise<void> {
+    this.attemptedAt = performance.now();
+    try {
+      const res = await undiciFetch(this.options.jwksUrl, {
+        dispatcher: this.dispatcher,
+        signal: AbortSignal.timeout(this.options.jwksTimeoutMs),
+        headers: { accept: 'application/json' },
+      });
+      if (res.status !== 200) throw new Error(`key set answered ${res.status}`);
+      this.keys = await this.importAll(((await res.json()) as { keys?: unknown }).keys);
+      this.fetchedAt = performance.now();
+      this.everFetched = true;
+    } catch (err) {
+      this.failedAt = performance.now();
+      this.logger?.warn(
+        { jwks: this.options.jwksUrl, cached: this.everFetched, reason: (err as Error).name },
+        'caller token issuer key set unreachable',
+      );
+    }
+  }
+
+  private async importAll(
+    published: unknown,
+  ): Promise<Map<string, { alg: string; key: CryptoKey }>> {
+    if (!Array.isArray(published)) throw new Error('not a JWK set');
+    const allowed = new Set(this.options.algorithms);
+    const seen = new Map<string, number>();
+    for (const jwk of published as IssuerJwk[])
+      if (typeof jwk?.kid === 'string') seen.set(jwk.kid, (seen.get(jwk.kid) ?? 0) + 1);
+    const keys = new Map<string, { alg: string; key: CryptoKey }>();
+    for (const jwk of published as IssuerJwk[]) {
+      const { kid, alg, use } = jwk ?? {};
+      if (typeof kid !== 'string' || seen.get(kid) !== 1) continue;
+      if (typeof alg !== 'string' || !allowed.has(alg) || (use !== undefined && use !== 'sig'))
+        continue;
+      const key = await importJWK(jwk as JWK, alg).catch(() => undefined);
+      if (key && !(key instanceof Uint8Array)) keys.set(kid, { alg, key });
+    }
+    return keys;
+  }
 }
 
 /**
@@ -137,11 +175,11 @@ export class CallerTokenVerifier {
     };
   }
 
-  private readonly resolveKey: KeyResolver = (header, token) => {
+  private readonly resolveKey = (header: JWTHeaderParameters) => {
     if (header.typ !== undefined && header.typ.toUpperCase() !== 'JWT')
       throw invalid('not a caller access token (typ)');
     if (typeof header.kid !== 'string' || !header.kid) throw invalid('the token names no key');
-    return this.keys.resolve(header, token);
+    return this.keys.resolve(header);
   };
 
   async verify(token: string): Promise<CallerClaims> {
