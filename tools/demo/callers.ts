@@ -50,6 +50,11 @@ export class Caller {
     return fetch(`${this.urls[service]}${path}`, { ...init, headers });
   }
 
+  /** The same caller, sending one service's requests to another process of it (a replica). */
+  at(service: ServiceName, url: string): Caller {
+    return new Caller(this.name, this.tokens, { ...this.urls, [service]: url });
+  }
+
   post(service: ServiceName, path: string, idempotencyKey: string, body: unknown) {
     return this.fetch(service, path, {
       method: 'POST',

@@ -39,6 +39,8 @@ export interface Stack {
   callers: Callers;
   dir: string;
   logFiles: string[];
+  /** Another process of a service, with its own secret-id and port, on the same queues. */
+  startReplica(service: ServiceName): Promise<{ url: string; process: TsProcess }>;
   /** SIGKILL a service, give it a fresh wrapped secret-id (single use), start it again. */
   crashAndRestart(service: ServiceName): Promise<void>;
   stop(): Promise<void>;
@@ -129,42 +131,46 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(SERVICE_NAMES.map(async (s) => [s, await freePort()] as const)),
     ) as Record<ServiceName, number>;
     const services = {} as Stack['services'];
+    const replicas: Partial<Record<ServiceName, number>> = {};
+    const startService = async (service: ServiceName, name: string, port: number) => {
+      const url = `http://127.0.0.1:${port}`;
+      const proc = await startTsProcess({
+        name,
+        entry: `apps/${service}/src/main.ts`,
+        runtime: options.serviceRuntime,
+        logFile: logFile(name),
+        readyTimeoutMs: 120_000, // a loaded shared machine starts four Nest apps slowly
+        env: {
+          PORT: String(port),
+          LOG_LEVEL: 'info',
+          REDIS_HOST: '127.0.0.1',
+          REDIS_PORT: String(redis.port),
+          PROVIDER_ISSUER: sandbox.issuer,
+          PROVIDER_API_URL: sandbox.apiBaseUrl,
+          PROVIDER_AUDIENCE: sandbox.audience,
+          PROVIDER_CA_FILE: caFile,
+          PROVIDER_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 300),
+          VAULT_ADDR: vault.addr,
+          VAULT_AUTH_METHOD: 'approle',
+          VAULT_ROLE_ID_FILE: join(outDir, service, 'role-id'),
+          VAULT_WRAPPED_SECRET_ID_FILE: join(outDir, service, 'wrapped-secret-id'),
+          VAULT_SECRET_POLL_MS: '500',
+          QUEUE_LOCK_MS: String(options.queueLockMs ?? 30_000),
+          ...(service === 'webhook-service'
+            ? { WEBHOOK_PUBLIC_URL: `${url}/webhooks/provider` }
+            : {}),
+          ...options.serviceEnv,
+        },
+        ready: async () =>
+          (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200,
+      });
+      started.push(proc);
+      return { url, process: proc };
+    };
     await Promise.all(
       SERVICE_NAMES.map(async (service) => {
-        const url = `http://127.0.0.1:${ports[service]}`;
-        const proc = await startTsProcess({
-          name: service,
-          entry: `apps/${service}/src/main.ts`,
-          runtime: options.serviceRuntime,
-          logFile: logFile(service),
-          readyTimeoutMs: 120_000, // a loaded shared machine starts four Nest apps slowly
-          env: {
-            PORT: String(ports[service]),
-            LOG_LEVEL: 'info',
-            REDIS_HOST: '127.0.0.1',
-            REDIS_PORT: String(redis.port),
-            PROVIDER_ISSUER: sandbox.issuer,
-            PROVIDER_API_URL: sandbox.apiBaseUrl,
-            PROVIDER_AUDIENCE: sandbox.audience,
-            PROVIDER_CA_FILE: caFile,
-            PROVIDER_RATE_LIMIT_PER_MINUTE: String(options.rateLimitPerMinute ?? 300),
-            VAULT_ADDR: vault.addr,
-            VAULT_AUTH_METHOD: 'approle',
-            VAULT_ROLE_ID_FILE: join(outDir, service, 'role-id'),
-            VAULT_WRAPPED_SECRET_ID_FILE: join(outDir, service, 'wrapped-secret-id'),
-            VAULT_SECRET_POLL_MS: '500',
-            QUEUE_LOCK_MS: String(options.queueLockMs ?? 30_000),
-            ...(service === 'webhook-service'
-              ? { WEBHOOK_PUBLIC_URL: `${url}/webhooks/provider` }
-              : {}),
-            ...options.serviceEnv,
-          },
-          ready: async () =>
-            (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200,
-        });
-        started.push(proc);
-        services[service] = { url, process: proc };
-        log(`  ${service.padEnd(18)} ${url}`);
+        services[service] = await startService(service, service, ports[service]);
+        log(`  ${service.padEnd(18)} ${services[service].url}`);
       }),
     );
 
@@ -189,6 +195,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       services,
       dir,
       logFiles,
+      async startReplica(service) {
+        await bootstrap(); // idempotent; a fresh single-use wrapped secret-id for the replica
+        replicas[service] = (replicas[service] ?? 1) + 1;
+        return startService(service, `${service}-${replicas[service]}`, await freePort());
+      },
       async crashAndRestart(service) {
         const proc = services[service].process;
         await proc.kill('SIGKILL');
