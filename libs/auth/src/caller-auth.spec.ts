@@ -327,6 +327,25 @@ describe('caller authentication guard: the issuer key set', () => {
     }
   });
 
+  it('lets concurrent first requests share the one key set fetch (none answers 503)', async () => {
+    const jwks = new JwksServer();
+    const key = await signingKey();
+    jwks.keys = [key.jwk];
+    await jwks.start();
+    const { app, url } = await startApp(optionsFor(jwks));
+    try {
+      const token = `Bearer ${await vaultToken(key)}`;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async () => (await call(url, token)).status),
+      );
+      expect(answers).toEqual(Array.from({ length: 20 }, () => 201));
+      expect(jwks.fetches).toBe(1);
+    } finally {
+      await app.close();
+      await jwks.stop();
+    }
+  });
+
   it('stops accepting a key the issuer removed once the key set is refetched, and refuses an ambiguous kid', async () => {
     const jwks = new JwksServer();
     const kept = await signingKey();

@@ -84,7 +84,8 @@ export class IssuerKeySet {
     const refetch = known
       ? now - this.failedAt >= this.options.jwksCooldownMs
       : now - this.attemptedAt >= this.options.jwksCooldownMs;
-    if (refetch) await this.refresh();
+    // a fetch already running (the first requests after start arrive together) is awaited
+    if (refetch || this.inflight) await this.refresh();
     if (!this.everFetched)
       throw new CallerTokenError(
         'issuer_unavailable',
