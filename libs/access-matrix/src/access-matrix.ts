@@ -98,7 +98,7 @@ export interface SignedRoute {
   readonly signedBy: 'provider';
   readonly scheme: 'standard-webhooks';
 }
-/** A route anyone may call: health only. */
+/** A route anyone may call: health and the API description only. */
 export interface PublicRoute {
   readonly method: HttpMethod;
   readonly path: string;
@@ -106,10 +106,14 @@ export interface PublicRoute {
 }
 export type RouteGrant = CallerRoute | SignedRoute | PublicRoute;
 
-/** Every service serves these (ServiceBootstrapModule's probes), with no token. */
+/**
+ * Every service serves these with no token: ServiceBootstrapModule's probes, and the API
+ * description IntegrationRuntimeModule serves (ADR 0024).
+ */
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', path: '/health/live', public: true },
   { method: 'GET', path: '/health/ready', public: true },
+  { method: 'GET', path: '/openapi.json', public: true },
 ];
 
 export interface ServiceGrant {
