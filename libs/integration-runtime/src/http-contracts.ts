@@ -136,7 +136,10 @@ export interface RouteContract {
   success: {
     status: 200 | 202 | 204;
     description: string;
+    /** A JSON answer, by the schema its type comes from. */
     body?: { name: string; schema: ZodType };
+    /** A text answer instead, by its media type (the Prometheus scrape). */
+    text?: string;
   };
   errors: HandlerErrors;
 }
@@ -237,6 +240,16 @@ export const PUBLIC_CONTRACTS: Record<string, RouteContract> = {
       body: { name: 'HealthReport', schema: healthReport },
     },
     errors: { 503: ['http_503'] },
+  },
+  // in PUBLIC_ROUTES with the metrics work of issue 19; unused until then
+  'GET /metrics': {
+    summary: 'Prometheus scrape: process, HTTP, queue, token and Vault session figures',
+    success: {
+      status: 200,
+      description: 'the Prometheus text exposition format; no label carries an id or a secret',
+      text: 'text/plain',
+    },
+    errors: {},
   },
   'GET /openapi.json': {
     summary: "This service's API description (OpenAPI 3.1), generated from its contracts",

@@ -101,7 +101,9 @@ function operation(
       headers: { 'X-Request-Id': REQUEST_ID },
       ...(success.body
         ? { content: { 'application/json': { schema: named(success.body, 'output') } } }
-        : {}),
+        : success.text
+          ? { content: { [success.text]: { schema: { type: 'string' } } } }
+          : {}),
     },
   };
   for (const [status, codes] of errorsOf(route, contract))
