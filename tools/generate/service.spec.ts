@@ -111,7 +111,7 @@ describe('a generated service, on a copy of the repository', () => {
     );
   }, 300_000);
 
-  it('passes the matrix, Vault policy, compose and Kubernetes specs', () => {
+  it('passes the matrix, Vault policy, API description, compose and Kubernetes specs', () => {
     const out = run('npx', [
       'jest',
       '--ci',
@@ -119,6 +119,7 @@ describe('a generated service, on a copy of the repository', () => {
       'libs/access-matrix',
       'tools/deploy',
       'tools/generate/vault-policies.spec.ts',
+      'tools/generate/openapi.spec.ts',
     ]);
     expect(out).toMatch(/Tests: +\d+ passed, \d+ total/);
     expect(out).toContain('ledger-service sees only its own identity');

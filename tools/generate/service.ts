@@ -267,6 +267,36 @@ export class ${moduleName} {}
 `,
   ]);
 
+  // 2b. its HTTP contract: what its status route answers (the API description's source, ADR 0024)
+  const contractsPath = 'libs/integration-runtime/src/http-contracts.ts';
+  const contracts = read(contractsPath);
+  const contractsStart = contracts.indexOf('export const HTTP_CONTRACTS');
+  const contractsEnd = contracts.indexOf('\n};\n', contractsStart);
+  if (contractsStart < 0 || contractsEnd < 0)
+    throw new GenerateError(`${contractsPath}: cannot find the HTTP_CONTRACTS object`);
+  const contract = `  '${s.name}': {
+    'GET /${short(s)}/status': {
+      summary: 'What ${s.name} has handled',
+      success: {
+        status: 200,
+        description: 'the count of events handled',
+        body: {
+          name: '${pascal(s)}Status',
+          schema: z.strictObject({
+            service: z.literal('${s.name}'),
+            handled: z.number().int().nonnegative(),
+          }),
+        },
+      },
+      errors: {},
+    },
+  },
+`;
+  out.push([
+    contractsPath,
+    contracts.slice(0, contractsEnd + 1) + contract + contracts.slice(contractsEnd + 1),
+  ]);
+
   // 3. the module boundary: the new scope sees only itself and shared libraries, and no SDK
   const eslintPath = 'eslint.config.mjs';
   let eslint = read(eslintPath);
@@ -380,11 +410,13 @@ export function generateService(root: string, argv: string[], log = console.log)
     writeFileSync(join(root, path), content);
     log(`wrote ${path}`);
   }
-  // the Vault policy is rendered from the matrix just written, in a fresh process
-  execFileSync(process.execPath, ['-r', '@swc-node/register', 'tools/generate/generate.ts'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  // the Vault policy and the API description are rendered from what was just written, in
+  // fresh processes
+  for (const generator of ['tools/generate/generate.ts', 'tools/generate/openapi.ts'])
+    execFileSync(process.execPath, ['-r', '@swc-node/register', generator], {
+      cwd: root,
+      stdio: 'inherit',
+    });
   execFileSync(
     process.execPath,
     [
@@ -399,7 +431,8 @@ export function generateService(root: string, argv: string[], log = console.log)
   log(`
 ${s.name} is in every layer. Next:
   - write its handlers in apps/${s.name}/src/${short(s)}.module.ts and list its routes in the matrix
-    (a handler not in the matrix stops the service at start-up);
+    (a handler not in the matrix stops the service at start-up), each with its contract in
+    libs/integration-runtime/src/http-contracts.ts; then \`npm run api:generate\`;
   - name the callers of each route in the matrix (none yet: every route answers 401/403), then
     run \`npm run policies:generate\` and the bootstrap;
   - network zones other than the edge: the matrix's http.callers and its NetworkPolicy;

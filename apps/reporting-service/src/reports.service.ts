@@ -1,4 +1,5 @@
 import { AuthError, RateLimitedError, type ProviderClient } from '@lpi/auth';
+import type { ReportSummary } from '@lpi/integration-runtime';
 import type { Envelope } from '@lpi/messaging';
 import { AppError } from '@lpi/service-bootstrap';
 
@@ -67,7 +68,7 @@ export class ReportsService {
     }
   }
 
-  async summary() {
+  async summary(): Promise<ReportSummary> {
     const provider = await this.providerTransactions();
     const ours = {
       payments: [...this.payments.values()].map((p) => p.provider_payment_id).sort(),

@@ -1,26 +1,10 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { z } from 'zod';
-import { enqueueRequest } from '@lpi/integration-runtime';
+import { enqueueRequest, providerWebhookEvent } from '@lpi/integration-runtime';
 import { findSecretShape, type JobData, type Producer } from '@lpi/messaging';
 import { AppError } from '@lpi/service-bootstrap';
 import type { WebhookSecret } from './webhook-secret';
 
 const REPLAY_WINDOW_MS = 10 * 60 * 1000; // > the 5 min timestamp tolerance
-
-/** The events this service forwards; a signed event of any other shape is acknowledged and dropped. */
-const providerEvent = z.object({
-  type: z.string().regex(/^[a-z_]{1,32}\.[a-z_]{1,32}$/),
-  data: z
-    .object({
-      id: z.string().max(64).optional(),
-      amount: z.number().int().positive().max(100_000_000).optional(),
-      currency: z
-        .string()
-        .regex(/^[A-Z]{3}$/)
-        .optional(),
-    })
-    .optional(),
-});
 
 export interface WebhookHeaders {
   'webhook-id'?: string;
@@ -108,7 +92,8 @@ export class WebhookReceiver {
 
 /** The queued form of a verified event, or undefined when it is not one we handle. */
 export function toJob(webhookId: string, event: unknown): JobData<'provider-events'> | undefined {
-  const parsed = providerEvent.safeParse(event);
+  // the events this service forwards; a signed event of any other shape is acknowledged and dropped
+  const parsed = providerWebhookEvent.safeParse(event);
   if (!parsed.success) return undefined;
   const job = {
     webhook_id: webhookId,

@@ -98,7 +98,7 @@ export interface SignedRoute {
   readonly signedBy: 'provider';
   readonly scheme: 'standard-webhooks';
 }
-/** A route anyone may call: health probes and the metrics scrape only. */
+/** A route anyone may call: health probes, the metrics scrape and the API description only. */
 export interface PublicRoute {
   readonly method: HttpMethod;
   readonly path: string;
@@ -107,13 +107,15 @@ export interface PublicRoute {
 export type RouteGrant = CallerRoute | SignedRoute | PublicRoute;
 
 /**
- * Every service serves these (ServiceBootstrapModule's probes and Prometheus scrape), with no
- * token. `/metrics` holds no id or secret (label values are templates, names, codes).
+ * Every service serves these with no token: ServiceBootstrapModule's probes, the Prometheus
+ * scrape (`/metrics` holds no id or secret: label values are templates, names, codes) and the
+ * API description IntegrationRuntimeModule serves (ADR 0024).
  */
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', path: '/health/live', public: true },
   { method: 'GET', path: '/health/ready', public: true },
   { method: 'GET', path: '/metrics', public: true },
+  { method: 'GET', path: '/openapi.json', public: true },
 ];
 
 export interface ServiceGrant {

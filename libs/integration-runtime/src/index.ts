@@ -9,3 +9,5 @@ export * from './job-helpers';
 export * from './request-endpoint';
 export * from './fake-runtime';
 export * from './settings.config';
+export * from './http-contracts';
+export * from './openapi';

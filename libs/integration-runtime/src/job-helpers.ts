@@ -11,9 +11,12 @@ import {
 import { AppError, badRequest } from '@lpi/service-bootstrap';
 import { toJobError } from './provider-outcome';
 
+/** What an Idempotency-Key may be: 1-255 printable ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
 /** The Idempotency-Key every accepting endpoint requires; 400 in the envelope otherwise. */
 export function requireIdempotencyKey(key: string | undefined, route: string): string {
-  if (!key || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+  if (!key || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
     throw badRequest('idempotency_key_required', `${route} needs an Idempotency-Key header`);
   }
   return key;

@@ -4,6 +4,7 @@ import { CallerAuthModule } from '@lpi/auth';
 import { SecretsModule } from '@lpi/secrets';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
 import { MessagingModule } from './messaging.module';
+import { OpenApiController } from './openapi.controller';
 import { ProviderModule } from './provider.module';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime.config';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
@@ -58,6 +59,8 @@ export class IntegrationRuntimeModule {
         messaging,
         CallerAuthModule.forService(service),
       ],
+      // GET /openapi.json: the service's API description (a public route, ADR 0024)
+      controllers: [OpenApiController],
       exports: [config, secrets, ProviderModule, messaging],
     };
   }

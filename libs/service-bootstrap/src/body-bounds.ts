@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { requestIdOf } from './request-id';
 
 /** An HTTP(S) server, as far as guarding its edge goes. */
 type RequestServer = Pick<EventEmitter, 'listeners' | 'removeAllListeners' | 'on'>;
@@ -12,7 +13,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * An edge's own error body (JSON text) for a request refused before the edge's code runs, so
  * every refusal, even one Node's HTTP parser makes, arrives in the format its clients parse.
  */
-export type RefusalBody = (status: number, message: string) => string;
+export type RefusalBody = (status: number, message: string, requestId?: string) => string;
 
 /**
  * Bounds what a listener reads, before any parser sees it (issue 16: an oversized token request
@@ -86,7 +87,9 @@ function bounded(handler: Handler, limit: number, refusal: RefusalBody): Handler
     closeLingeringIfUnread(req, res);
     const tooLarge = () => {
       req.socket.pause();
-      refuse(res, 413, refusal(413, `request body is larger than ${limit} bytes`));
+      // the id in the body is the one the X-Request-Id header carries, as on every other answer
+      const requestId = requestIdOf(req as IncomingMessage & { id?: unknown }, res);
+      refuse(res, 413, refusal(413, `request body is larger than ${limit} bytes`, requestId));
     };
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) return tooLarge();
@@ -163,12 +166,12 @@ const ENVELOPE_CODES: Record<number, string> = {
 };
 
 /** The error envelope, for refusals made before Nest sees the request. */
-export const envelopeRefusal: RefusalBody = (status, message) =>
+export const envelopeRefusal: RefusalBody = (status, message, requestId) =>
   JSON.stringify({
     error: {
       type: 'invalid_request_error',
       code: ENVELOPE_CODES[status] ?? 'malformed_request',
       message,
-      request_id: `req_${randomUUID()}`,
+      request_id: requestId ?? `req_${randomUUID()}`,
     },
   });

@@ -5,14 +5,27 @@ import {
   HttpException,
   Logger,
 } from '@nestjs/common';
-import type { ZodType } from 'zod';
+import { z, type ZodType } from 'zod';
 import { scrubSecrets } from './redaction';
 import { requestIdOf } from './request-id';
 
-/** The one error body every HTTP endpoint in the project returns. */
-export interface ErrorEnvelope {
-  error: { type: string; code: string; message: string; request_id: string };
-}
+/** The one error body every HTTP endpoint in the project returns (and its API description shows). */
+export const errorEnvelopeSchema = z.strictObject({
+  error: z.strictObject({
+    type: z
+      .string()
+      .meta({
+        description:
+          'class of error: invalid_request_error, authentication_error, permission_error, not_found_error, conflict_error, api_error',
+      }),
+    code: z
+      .string()
+      .meta({ description: 'stable machine-readable code, e.g. idempotency_key_reused' }),
+    message: z.string().meta({ description: 'what failed and what to do; never quotes a secret' }),
+    request_id: z.string().meta({ description: 'the X-Request-Id of the request' }),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 /** An error with a stable code, mapped to an HTTP status only at the edge. */
 export class AppError extends Error {

@@ -168,6 +168,18 @@ describe('startService', () => {
         });
       }
 
+      // refused before Nest sees it: the same id in the header and the envelope
+      const tooLarge = await fetch(`${base}/things`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-big-1' },
+        body: JSON.stringify({ a: 'x'.repeat(70_000) }),
+      });
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.headers.get('x-request-id')).toBe('req-big-1');
+      expect(((await tooLarge.json()) as { error: { request_id: string } }).error.request_id).toBe(
+        'req-big-1',
+      );
+
       const missing = await fetch(`${base}/nowhere`);
       expect(missing.status).toBe(404);
       expect(((await missing.json()) as { error: { type: string } }).error.type).toBe(
