@@ -9,3 +9,5 @@ export * from './bootstrap';
 export * from './edge';
 export * from './body-bounds';
 export * from './request-id';
+export * from './tracing';
+export * from './tracing.config';

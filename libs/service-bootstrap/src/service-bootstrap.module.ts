@@ -7,6 +7,8 @@ import { ErrorEnvelopeFilter } from './errors';
 import { HealthController, ReadinessRegistry } from './health';
 import { createLogger } from './logger';
 import { requestIdOf } from './request-id';
+import { ServiceTracing } from './tracing';
+import { readTracingConfig } from './tracing.config';
 
 export interface ServiceDefaults {
   service: string;
@@ -46,7 +48,7 @@ const pinoParams = (logger: Logger): Params => ({
 
 /**
  * The "service defaults" every app imports once: pino logging with redaction and request
- * ids, the error envelope, liveness/readiness endpoints.
+ * ids, the error envelope, liveness/readiness endpoints, tracing (off unless configured).
  */
 @Global()
 @Module({})
@@ -57,7 +59,7 @@ export class ServiceBootstrapModule {
       level: defaults.logLevel,
       destination: defaults.logDestination,
     });
-    return this.build({
+    return this.build(defaults.service, {
       module: ServiceLoggerModule,
       providers: [{ provide: SERVICE_LOGGER, useValue: logger }],
       exports: [SERVICE_LOGGER],
@@ -66,7 +68,7 @@ export class ServiceBootstrapModule {
 
   /** As `forService`, with the log level read from a config provider when the app starts. */
   static forServiceAsync(defaults: ServiceDefaultsAsync): DynamicModule {
-    return this.build({
+    return this.build(defaults.service, {
       module: ServiceLoggerModule,
       imports: defaults.imports ?? [],
       providers: [
@@ -81,7 +83,7 @@ export class ServiceBootstrapModule {
     });
   }
 
-  private static build(loggerModule: DynamicModule): DynamicModule {
+  private static build(service: string, loggerModule: DynamicModule): DynamicModule {
     return {
       module: ServiceBootstrapModule,
       imports: [
@@ -94,7 +96,15 @@ export class ServiceBootstrapModule {
         }),
       ],
       controllers: [HealthController],
-      providers: [ReadinessRegistry, { provide: APP_FILTER, useClass: ErrorEnvelopeFilter }],
+      providers: [
+        ReadinessRegistry,
+        { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
+        // registered before any request or job runs; flushed last on shutdown
+        {
+          provide: ServiceTracing,
+          useFactory: () => new ServiceTracing(service, readTracingConfig(service)),
+        },
+      ],
       exports: [ReadinessRegistry, loggerModule],
     };
   }
