@@ -27,6 +27,8 @@ async function endAfter<T>(span: Span, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
+    // a wait the handler asked for (RescheduleJobError) is not a failure
+    if ((err as Error)?.name === 'DelayedError') throw err;
     // the error's class or code only: messages may quote what a caller sent
     const code = (err as { code?: unknown }).code;
     span.setStatus({
