@@ -354,15 +354,9 @@ export class Messaging {
         Boolean(job.finishedOn) ||
         err instanceof UnrecoverableError ||
         job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.jobLog(
-        queue,
-        job,
-        0,
-      )(
-        final
-          ? { event: 'failed', reason: err.message }
-          : { event: 'retry_scheduled', waitMs: job.delay, reason: err.message },
-      );
+      const log = this.jobLog(queue, job, 0); // attemptsMade already counts this attempt
+      if (final) log({ event: 'failed', reason: err.message });
+      else log({ event: 'retry_scheduled', waitMs: job.delay, reason: err.message });
     });
     return worker;
   }
