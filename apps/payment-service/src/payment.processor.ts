@@ -7,6 +7,7 @@ import {
   producerToken,
 } from '@lpi/integration-runtime';
 import type { ConsumeOptions, Envelope, JobResult, Producer } from '@lpi/messaging';
+import { tagActiveSpan } from '@lpi/service-bootstrap';
 
 type PaymentCharger = Pick<ProviderClient, 'request'>;
 
@@ -24,6 +25,8 @@ export function chargePayment(provider: PaymentCharger, events: Producer<'paymen
       body: { amount: p.amount, currency: p.currency, description: p.description },
       idempotencyKey: `charge:${p.payment_id}`,
     });
+    // the provider's webhook about this payment carries the same id (its own trace, ADR 0023)
+    tagActiveSpan({ 'provider.object_id': charge.id });
     await events.add(
       {
         payment_id: p.payment_id,

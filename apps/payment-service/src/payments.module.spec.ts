@@ -40,8 +40,8 @@ const errorOf = async (res: Response) =>
 const payment = JSON.stringify({ amount: 1000, currency: 'EUR', description: 'order 17' });
 
 describe('POST /payments', () => {
-  it('queues a payment under the business id its Idempotency-Key names', async () => {
-    const res = await post(payment);
+  it('queues a payment under the business id its Idempotency-Key names, correlated with the request id', async () => {
+    const res = await post(payment, { 'x-request-id': 'req-checkout-17' });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { payment_id: string; status: string };
     expect(body).toEqual({ payment_id: expect.stringMatching(/^pay_/), status: 'queued' });
@@ -53,7 +53,7 @@ describe('POST /payments', () => {
           currency: 'EUR',
           description: 'order 17',
         },
-        options: { jobId: body.payment_id },
+        options: { jobId: body.payment_id, correlationId: 'req-checkout-17' },
       },
     ]);
   });

@@ -55,7 +55,8 @@ it('queues a signed event once under its webhook-id; a replay is acknowledged an
         amount: 1000,
         currency: 'EUR',
       },
-      options: { jobId: 'wh-msg_once' },
+      // correlated with the first delivery's request id (generated: the provider sends none)
+      options: { jobId: 'wh-msg_once', correlationId: expect.stringMatching(/^req_/) },
     },
   ]);
 });

@@ -14,6 +14,7 @@ import { ProviderClient } from '@lpi/auth';
 import { RUNTIME_CONFIG, producerToken, type RuntimeConfig } from '@lpi/integration-runtime';
 import type { Producer } from '@lpi/messaging';
 import { ServiceSecretSource } from '@lpi/secrets';
+import { requestIdOf } from '@lpi/service-bootstrap';
 import { WebhookSecret } from './webhook-secret';
 import { WebhookReceiver, type WebhookHeaders } from './webhooks.receiver';
 
@@ -62,8 +63,11 @@ class WebhooksController {
 
   @Post('provider')
   @HttpCode(204)
-  async receive(@Headers() headers: WebhookHeaders, @Req() req: { rawBody?: Buffer }) {
-    await this.receiver.receive(headers, req.rawBody);
+  async receive(
+    @Headers() headers: WebhookHeaders,
+    @Req() req: { rawBody?: Buffer; id?: unknown; headers?: Record<string, unknown> },
+  ) {
+    await this.receiver.receive(headers, req.rawBody, requestIdOf(req));
   }
 }
 

@@ -1,7 +1,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { enqueueRequest, providerWebhookEvent } from '@lpi/integration-runtime';
 import { findSecretShape, type JobData, type Producer } from '@lpi/messaging';
-import { AppError } from '@lpi/service-bootstrap';
+import { AppError, tagActiveSpan } from '@lpi/service-bootstrap';
 import type { WebhookSecret } from './webhook-secret';
 
 const REPLAY_WINDOW_MS = 10 * 60 * 1000; // > the 5 min timestamp tolerance
@@ -30,7 +30,12 @@ export class WebhookReceiver {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async receive(h: WebhookHeaders, rawBody: Buffer | undefined): Promise<'queued' | 'ignored'> {
+  /** `requestId`: the delivery's request id, the queued event's correlation id. */
+  async receive(
+    h: WebhookHeaders,
+    rawBody: Buffer | undefined,
+    requestId?: string,
+  ): Promise<'queued' | 'ignored'> {
     const id = h['webhook-id'] ?? '';
     if (!id || !h['webhook-signature'] || !h['webhook-timestamp'])
       throw this.refuse(
@@ -70,7 +75,9 @@ export class WebhookReceiver {
     }
     // the job id dedupes across replicas; an id counts as seen only once its event is queued,
     // so a delivery that failed (Redis down: 503) is taken again when the provider retries
-    await enqueueRequest(this.events, job, `wh-${id}`, 'webhook-id');
+    // its own trace: the payment's trace carries the same provider object id (ADR 0023)
+    tagActiveSpan({ 'provider.object_id': job.object_id, 'webhook.event_type': job.event_type });
+    await enqueueRequest(this.events, job, `wh-${id}`, 'webhook-id', requestId);
     this.seen.set(id, this.now());
     return 'queued';
   }

@@ -1,6 +1,7 @@
 import { Agent as HttpsAgent } from 'node:https';
 import { HttpService } from '@nestjs/axios';
 import axios, { type AxiosResponse } from 'axios';
+import { withProviderCallSpan } from './auth-tracing';
 import { AuthError, RateLimitedError } from './errors';
 import type { TokenManager } from './token-manager';
 
@@ -113,7 +114,11 @@ export class ProviderClient {
     return this.http.instance;
   }
 
-  private async send<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
+  private send<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
+    return withProviderCallSpan(req.method, req.path, () => this.sendUntraced<T>(req, token));
+  }
+
+  private async sendUntraced<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
     try {
       // axiosRef, not the Observable API: HttpService's unsubscribe aborts the finished
       // request, which built a CanceledError (with a stack trace) for every call

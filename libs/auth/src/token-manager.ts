@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Logger } from 'pino';
 import { type ClientCredential, CredentialSet, type TokenEndpointAuthMethod } from './credentials';
+import { withTokenFetchSpan } from './auth-tracing';
 import { assertionSigningKey } from './client-assertion';
 import { AuthError } from './errors';
 import { TokenMetrics } from './metrics';
@@ -187,7 +188,9 @@ export class TokenManager {
     kind: 'initial' | 'hard' | 'background',
   ): Promise<AccessToken> {
     const promise = state.cache.once(key, () =>
-      this.fetchWithRetry(state, key, scopes, resource, kind),
+      withTokenFetchSpan(state.config.name, kind, () =>
+        this.fetchWithRetry(state, key, scopes, resource, kind),
+      ),
     );
     if (kind === 'background') promise.catch(() => undefined); // served from cache meanwhile
     return promise;

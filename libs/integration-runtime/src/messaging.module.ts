@@ -17,6 +17,7 @@ import {
   createMessaging,
   type ConsumeOptions,
   type JobHandler,
+  type JobLogEvent,
   type JobStatus,
 } from '@lpi/messaging';
 import { ServiceSecretSource } from '@lpi/secrets';
@@ -25,6 +26,20 @@ import type { RuntimeConfig } from './runtime.config';
 import { PROVIDER_JOB_OPTIONS, RUNTIME_CONFIG } from './runtime.tokens';
 import { providerLimiter } from './job-helpers';
 import { QueueMetrics } from './queue.metrics';
+
+const JOB_STEP_MESSAGES: Record<JobLogEvent['event'], string> = {
+  taken: 'job taken',
+  succeeded: 'job succeeded',
+  retry_scheduled: 'job retry scheduled',
+  failed: 'job failed for good',
+};
+
+/** One line per step of a job, with the request id it came from as `correlationId`. */
+export function logJobStep(logger: Pick<Logger, 'info' | 'warn' | 'error'>, e: JobLogEvent): void {
+  const { event, ...fields } = e;
+  const level = event === 'failed' ? 'error' : event === 'retry_scheduled' ? 'warn' : 'info';
+  logger[level]({ job: event, ...fields }, JOB_STEP_MESSAGES[event]);
+}
 
 /** The injection token of the `Producer` for one queue: `@Inject(producerToken('payments'))`. */
 export const producerToken = (queue: QueueName): string => `lpi:producer:${queue}`;
@@ -133,6 +148,7 @@ export class MessagingModule {
               onError: (err, context) =>
                 logger.warn({ context, err: { message: err.message } }, 'messaging error'),
               onJobRun: metrics.recordRun,
+              onJob: (event) => logJobStep(logger, event),
             });
             metrics.countWith((queue) => messaging.counts(queue));
             return messaging;

@@ -9,11 +9,12 @@ import {
   Module,
   Param,
   Post,
+  Req,
 } from '@nestjs/common';
 import type { ZodType } from 'zod';
 import type { QueueName } from '@lpi/access-matrix';
 import { findSecretShape, type JobData, type JobResult, type Producer } from '@lpi/messaging';
-import { AppError, badRequest, parseInput } from '@lpi/service-bootstrap';
+import { AppError, badRequest, parseInput, requestIdOf } from '@lpi/service-bootstrap';
 import { businessIdFor, enqueueRequest, requestStatus, requireIdempotencyKey } from './job-helpers';
 import { JobStatusReader, producerToken } from './messaging.module';
 
@@ -57,6 +58,7 @@ export class RequestEndpoint<Q extends QueueName, B> {
     key: string | undefined,
     contentType: string | undefined,
     body: unknown,
+    requestId?: string,
   ): Promise<RequestView> {
     const { path, idPrefix, idField } = this.resource;
     const idempotencyKey = requireIdempotencyKey(key, `POST /${path}`);
@@ -70,7 +72,13 @@ export class RequestEndpoint<Q extends QueueName, B> {
     const input = parseInput(this.resource.body, body);
     refuseSecretShapes(input);
     const id = businessIdFor(idPrefix, idempotencyKey);
-    const { created } = await enqueueRequest(this.producer, this.resource.toJob(id, input), id);
+    const { created } = await enqueueRequest(
+      this.producer,
+      this.resource.toJob(id, input),
+      id,
+      'Idempotency-Key',
+      requestId,
+    );
     // a retried request reports where the first one stands now
     return (created ? undefined : await this.find(id)) ?? { [idField]: id, status: 'queued' };
   }
@@ -129,8 +137,9 @@ export function requestEndpointModule<Q extends QueueName, B>(
       @Headers('idempotency-key') key: string | undefined,
       @Headers('content-type') contentType: string | undefined,
       @Body() body: unknown,
+      @Req() req: { id?: unknown; headers?: Record<string, unknown> },
     ) {
-      return this.endpoint.request(key, contentType, body);
+      return this.endpoint.request(key, contentType, body, requestIdOf(req));
     }
 
     @Get(':id')

@@ -71,8 +71,13 @@ export interface Envelope<Q extends QueueName> {
   version: number;
   occurredAt: string;
   correlationId: string;
+  /** W3C trace context of the span that enqueued the job, when tracing is on (ADR 0023). */
+  traceparent?: string;
   data: JobData<Q>;
 }
+
+/** A W3C `traceparent`: version, trace id, parent span id, flags; nothing else fits. */
+export const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 function buildEnvelopeSchema<Q extends QueueName>(queue: Q) {
   const c = CONTRACTS[queue];
@@ -82,6 +87,7 @@ function buildEnvelopeSchema<Q extends QueueName>(queue: Q) {
     version: z.literal(c.version),
     occurredAt: z.iso.datetime(),
     correlationId: z.string().min(1).max(128),
+    traceparent: z.string().max(55).regex(TRACEPARENT, 'must be a W3C traceparent').optional(),
     data: c.data,
   });
 }

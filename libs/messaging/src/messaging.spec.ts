@@ -3,6 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import {
@@ -22,11 +25,13 @@ import {
   PermanentJobError,
   RescheduleJobError,
   createMessaging,
+  envelopeSchema,
   findSecretShape,
   isRedisUnavailable,
   loadBullmqScripts,
   renderRedisAcl,
   type JobData,
+  type JobLogEvent,
   type Messaging,
 } from './index';
 
@@ -282,6 +287,104 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
       code: 'QUEUE_NOT_GRANTED',
     });
     expect(await aclLog()).toEqual([]);
+  });
+
+  it('reports each step of a job: taken, succeeded with its duration, a retry with its wait, failed for good', async () => {
+    const steps: JobLogEvent[] = [];
+    const payment = as('payment-service', { onJob: (e) => steps.push(e) });
+    const runs = new Map<string, number>();
+    payment.consume('payments', async (env) => {
+      const n = (runs.get(env.data.payment_id) ?? 0) + 1;
+      runs.set(env.data.payment_id, n);
+      if (env.data.payment_id === 'pay_21' && n === 1) throw new Error('transient provider error');
+      if (env.data.payment_id === 'pay_22' && n === 1) throw new RescheduleJobError(100);
+      if (env.data.payment_id === 'pay_23') throw new PermanentJobError('provider said 402');
+    });
+    await payment.start();
+    const payments = payment.producer('payments');
+    for (const n of [20, 21, 22, 23])
+      await payments.add(pay(n), { jobId: `pay_${n}`, correlationId: `req_${n}` });
+    await waitFor('every job to settle', async () =>
+      steps.filter((s) => s.event === 'succeeded' || s.event === 'failed').length === 4
+        ? true
+        : undefined,
+    );
+    const of = (jobId: string) =>
+      steps
+        .filter((s) => s.jobId === jobId)
+        .map((s) => ({
+          event: s.event,
+          attempt: s.attempt,
+          correlationId: s.correlationId,
+          ...(s.durationMs !== undefined ? { durationMs: expect.any(Number) } : {}),
+          ...(s.waitMs !== undefined ? { waitMs: s.waitMs } : {}),
+        }));
+    const c = (n: number) => ({ correlationId: `req_${n}` });
+    expect(of('pay_20')).toEqual([
+      { event: 'taken', attempt: 1, ...c(20) },
+      { event: 'succeeded', attempt: 1, durationMs: expect.any(Number), ...c(20) },
+    ]);
+    // the backoff's wait (50 ms base, 50 % jitter), as BullMQ scheduled it
+    const retry = steps.find((s) => s.jobId === 'pay_21' && s.event === 'retry_scheduled');
+    expect(retry?.waitMs).toBeGreaterThanOrEqual(25);
+    expect(retry?.waitMs).toBeLessThanOrEqual(50);
+    expect(of('pay_21')).toEqual([
+      { event: 'taken', attempt: 1, ...c(21) },
+      { event: 'retry_scheduled', attempt: 1, waitMs: retry?.waitMs, ...c(21) },
+      { event: 'taken', attempt: 2, ...c(21) },
+      { event: 'succeeded', attempt: 2, durationMs: expect.any(Number), ...c(21) },
+    ]);
+    // a wait the handler asked for is not an attempt
+    expect(of('pay_22')).toEqual([
+      { event: 'taken', attempt: 1, ...c(22) },
+      { event: 'retry_scheduled', attempt: 1, waitMs: 100, ...c(22) },
+      { event: 'taken', attempt: 1, ...c(22) },
+      { event: 'succeeded', attempt: 1, durationMs: expect.any(Number), ...c(22) },
+    ]);
+    expect(of('pay_23')).toEqual([
+      { event: 'taken', attempt: 1, ...c(23) },
+      { event: 'failed', attempt: 1, ...c(23) },
+    ]);
+    // ids and timings only: no amount, currency or other payload value
+    expect(JSON.stringify(steps)).not.toMatch(/102[0-3]|EUR|amount/);
+  });
+
+  it('carries the trace from the producer span to the consumer span in the job, as a W3C traceparent', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new NodeTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    provider.register();
+    try {
+      const payment = as('payment-service');
+      const seen: string[] = [];
+      payment.consume('payments', async (env) => {
+        seen.push(env.traceparent ?? '');
+      });
+      await payment.start();
+      const root = trace.getTracer('test').startSpan('POST /payments');
+      await context.with(trace.setSpan(context.active(), root), () =>
+        payment.producer('payments').add(pay(30), { jobId: 'pay_30' }),
+      );
+      root.end();
+      await waitFor('the job', async () => (seen.length === 1 ? true : undefined));
+      await waitFor('the consumer span', async () =>
+        exporter.getFinishedSpans().some((s) => s.name === 'payments process') ? true : undefined,
+      );
+      const spans = exporter.getFinishedSpans();
+      const byName = (name: string) => spans.find((s) => s.name === name)!;
+      const [published, processed] = [byName('payments publish'), byName('payments process')];
+      expect(published.kind).toBe(SpanKind.PRODUCER);
+      expect(processed.kind).toBe(SpanKind.CONSUMER);
+      expect(published.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+      expect(processed.parentSpanContext?.spanId).toBe(published.spanContext().spanId);
+      expect(processed.spanContext().traceId).toBe(root.spanContext().traceId);
+      expect(seen[0]).toBe(`00-${root.spanContext().traceId}-${published.spanContext().spanId}-01`);
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+    }
   });
 
   it('fails a permanent error once, without retries', async () => {
@@ -736,6 +839,18 @@ describe('denials', () => {
         description: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.sig',
       }),
     ).toThrow(/looks like a JWT/);
+  });
+
+  it('accepts only a W3C traceparent in the envelope, bounded', () => {
+    const envelope = { ...as('payment-service').wrap('payments', pay(1)) };
+    const tp = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+    expect(envelopeSchema('payments').safeParse({ ...envelope, traceparent: tp }).success).toBe(
+      true,
+    );
+    for (const bad of [`${tp}-extra`, tp.toUpperCase(), 'x'.repeat(55), '', `${tp}\n`])
+      expect(envelopeSchema('payments').safeParse({ ...envelope, traceparent: bad }).success).toBe(
+        false,
+      );
   });
 
   it.each(QUEUE_NAMES)('rejects a %s payload with a missing or mistyped field', (queue) => {

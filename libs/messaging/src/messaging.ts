@@ -11,6 +11,7 @@ import {
   findSecretShape,
 } from './contracts';
 import { MessagingError, PermanentJobError, RescheduleJobError } from './errors';
+import { traceIdOf, withConsumerSpan, withProducerSpan } from './job-tracing';
 import { EvalshaOnlyRedis } from './lua-scripts';
 
 export interface RedisConnection {
@@ -43,6 +44,8 @@ export interface MessagingOptions {
   onError?: (err: Error, context: string) => void;
   /** Told how every run of a job ended (metrics); called on the hot path, so it must be cheap. */
   onJobRun?: (run: JobRun) => void;
+  /** Each job's lifecycle, for the service's log (never job data). */
+  onJob?: (event: JobLogEvent) => void;
 }
 
 /** How one run of a job ended: `retry` runs again later (backoff or reschedule), `failed` never. */
@@ -55,6 +58,24 @@ export interface JobRun {
   /** From when the job was due to its first start; absent on later runs. */
   waitSeconds?: number;
   processingSeconds: number;
+}
+
+/**
+ * A step in a job's life: taken by a worker, succeeded, a retry scheduled (after a failure,
+ * or a wait the handler asked for), failed for good. `correlationId` is the request id the
+ * job started from; `traceId` the trace it belongs to, when tracing is on.
+ */
+export interface JobLogEvent {
+  event: 'taken' | 'succeeded' | 'retry_scheduled' | 'failed';
+  queue: QueueName;
+  jobId: string;
+  attempt: number;
+  correlationId?: string;
+  traceId?: string;
+  durationMs?: number;
+  waitMs?: number;
+  /** The failure's message (the project's own typed errors; never the payload). */
+  reason?: string;
 }
 
 export interface AddOptions {
@@ -193,35 +214,42 @@ export class Messaging {
     }
     const q = this.queue(queue);
     return {
-      add: async (data, opts) => {
-        const envelope = this.wrap(queue, data, opts.correlationId);
-        const added = await q.add(CONTRACTS[queue].type, envelope, {
-          jobId: opts.jobId,
-          delay: opts.delayMs,
-        });
-        const id = added.id ?? opts.jobId;
-        // BullMQ keeps the first job under an id and ignores later adds: read back what is
-        // stored, so that a reused business key with another payload is an error, on any replica
-        const stored = (await q.getJob(id))?.data as Envelope<Q> | undefined;
-        const created = !stored || stored.id === envelope.id;
-        if (!created && canonical(stored.data) !== canonical(envelope.data))
-          throw new MessagingError(
-            'JOB_ID_REUSED',
-            `${queue} job ${id} already exists with a different payload`,
-          );
-        return { id, created };
-      },
+      add: (data, opts) =>
+        withProducerSpan(queue, opts.jobId, async (traceparent) => {
+          const envelope = this.wrap(queue, data, opts.correlationId, traceparent);
+          const added = await q.add(CONTRACTS[queue].type, envelope, {
+            jobId: opts.jobId,
+            delay: opts.delayMs,
+          });
+          const id = added.id ?? opts.jobId;
+          // BullMQ keeps the first job under an id and ignores later adds: read back what is
+          // stored, so that a reused business key with another payload is an error, on any replica
+          const stored = (await q.getJob(id))?.data as Envelope<Q> | undefined;
+          const created = !stored || stored.id === envelope.id;
+          if (!created && canonical(stored.data) !== canonical(envelope.data))
+            throw new MessagingError(
+              'JOB_ID_REUSED',
+              `${queue} job ${id} already exists with a different payload`,
+            );
+          return { id, created };
+        }),
     };
   }
 
   /** Validates and wraps a payload; exported behaviour for tests and HTTP edges. */
-  wrap<Q extends QueueName>(queue: Q, data: JobData<Q>, correlationId?: string): Envelope<Q> {
+  wrap<Q extends QueueName>(
+    queue: Q,
+    data: JobData<Q>,
+    correlationId?: string,
+    traceparent?: string,
+  ): Envelope<Q> {
     const envelope = {
       id: `evt_${randomUUID()}`,
       type: CONTRACTS[queue].type,
       version: CONTRACTS[queue].version,
       occurredAt: new Date().toISOString(),
       correlationId: correlationId ?? `cor_${randomUUID()}`,
+      ...(traceparent ? { traceparent } : {}),
       data,
     };
     const parsed = envelopeSchema(queue).safeParse(envelope);
@@ -289,20 +317,30 @@ export class Messaging {
         if (!parsed.success) {
           throw new UnrecoverableError(`job ${job.id} does not match the ${queue} contract`);
         }
-        try {
-          return await handler(parsed.data as Envelope<QueueName>, {
-            id: String(job.id),
-            attemptsMade: job.attemptsMade,
-            attemptsStarted: job.attemptsStarted,
-          });
-        } catch (err) {
-          if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
-          if (err instanceof RescheduleJobError) {
-            await job.moveToDelayed(Date.now() + err.delayMs, token);
-            throw new DelayedError();
+        const envelope = parsed.data as Envelope<QueueName>;
+        const jobId = String(job.id);
+        const log = this.jobLog(queue, job);
+        log({ event: 'taken' });
+        const startedAt = performance.now();
+        return withConsumerSpan(queue, jobId, envelope.traceparent, async () => {
+          try {
+            const result = await handler(envelope, {
+              id: jobId,
+              attemptsMade: job.attemptsMade,
+              attemptsStarted: job.attemptsStarted,
+            });
+            log({ event: 'succeeded', durationMs: Math.round(performance.now() - startedAt) });
+            return result;
+          } catch (err) {
+            if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+            if (err instanceof RescheduleJobError) {
+              await job.moveToDelayed(Date.now() + err.delayMs, token);
+              log({ event: 'retry_scheduled', waitMs: err.delayMs, reason: err.message });
+              throw new DelayedError();
+            }
+            throw err;
           }
-          throw err;
-        }
+        });
       }),
       {
         connection: this.connection(true),
@@ -322,7 +360,37 @@ export class Messaging {
       },
     );
     worker.on('error', (err) => this.options.onError?.(err, `worker:${queue}`));
+    // after BullMQ settled the failure: `finishedOn` set means no attempt is left, else the
+    // retry's wait (from the backoff strategy) is the job's `delay`
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final =
+        Boolean(job.finishedOn) ||
+        err instanceof UnrecoverableError ||
+        job.attemptsMade >= (job.opts.attempts ?? 1);
+      const log = this.jobLog(queue, job, 0); // attemptsMade already counts this attempt
+      if (final) log({ event: 'failed', reason: err.message });
+      else log({ event: 'retry_scheduled', waitMs: job.delay, reason: err.message });
+    });
     return worker;
+  }
+
+  /** Logs one job's steps with its ids, read defensively: the job may break its contract. */
+  private jobLog(queue: QueueName, job: Job, attemptOffset = 1) {
+    const data = job.data as { correlationId?: unknown; traceparent?: unknown } | undefined;
+    const correlationId =
+      typeof data?.correlationId === 'string' && /^[\w.:-]{1,128}$/.test(data.correlationId)
+        ? data.correlationId
+        : undefined;
+    const base = {
+      queue,
+      jobId: String(job.id),
+      attempt: job.attemptsMade + attemptOffset,
+      correlationId,
+      traceId: traceIdOf(data?.traceparent),
+    };
+    return (step: Pick<JobLogEvent, 'event' | 'durationMs' | 'waitMs' | 'reason'>) =>
+      this.options.onJob?.({ ...base, ...step });
   }
 
   /**

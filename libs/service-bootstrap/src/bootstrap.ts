@@ -9,6 +9,7 @@ import { installEdgeGuards } from './edge';
 import { ReadinessRegistry } from './health';
 import { HttpMetrics } from './metrics';
 import { scrubSecrets } from './redaction';
+import { traceHttpRequests } from './tracing';
 
 type FromApp<T> = T | ((app: NestExpressApplication) => T);
 const resolve = <T>(v: FromApp<T>, app: NestExpressApplication): T =>
@@ -47,8 +48,10 @@ export async function startService(options: StartOptions): Promise<NestExpressAp
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
-  // first: every answer is counted, the edge's refusals included
+  // first: every answer is counted, the edge's refusals included; the server span covers every
+  // later step (a no-op while tracing is off)
   app.use(app.get(HttpMetrics).middleware);
+  app.use(traceHttpRequests());
   const bodyLimitBytes = options.bodyLimitBytes ?? 64 * 1024;
   // bound what is read before any parser sees it: an oversized body is refused unread and
   // its connection closed, never drained to the end (issue 16)

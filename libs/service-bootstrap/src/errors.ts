@@ -12,12 +12,10 @@ import { requestIdOf } from './request-id';
 /** The one error body every HTTP endpoint in the project returns (and its API description shows). */
 export const errorEnvelopeSchema = z.strictObject({
   error: z.strictObject({
-    type: z
-      .string()
-      .meta({
-        description:
-          'class of error: invalid_request_error, authentication_error, permission_error, not_found_error, conflict_error, api_error',
-      }),
+    type: z.string().meta({
+      description:
+        'class of error: invalid_request_error, authentication_error, permission_error, not_found_error, conflict_error, api_error',
+    }),
     code: z
       .string()
       .meta({ description: 'stable machine-readable code, e.g. idempotency_key_reused' }),

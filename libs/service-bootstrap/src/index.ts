@@ -10,3 +10,5 @@ export * from './edge';
 export * from './body-bounds';
 export * from './request-id';
 export * from './metrics';
+export * from './tracing';
+export * from './tracing.config';

@@ -8,6 +8,8 @@ import { HealthController, ReadinessRegistry } from './health';
 import { createLogger } from './logger';
 import { HttpMetrics, METRICS_REGISTRY, MetricsController, createServiceRegistry } from './metrics';
 import { requestIdOf } from './request-id';
+import { ServiceTracing } from './tracing';
+import { readTracingConfig } from './tracing.config';
 
 export interface ServiceDefaults {
   service: string;
@@ -51,7 +53,7 @@ const pinoParams = (logger: Logger): Params => ({
 /**
  * The "service defaults" every app imports once: pino logging with redaction and request
  * ids, the error envelope, liveness/readiness endpoints, the process's metrics registry and
- * `GET /metrics`.
+ * `GET /metrics`, tracing (off unless configured).
  */
 @Global()
 @Module({})
@@ -104,6 +106,11 @@ export class ServiceBootstrapModule {
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         { provide: METRICS_REGISTRY, useFactory: () => createServiceRegistry(service) },
         HttpMetrics,
+        // registered before any request or job runs; flushed last on shutdown
+        {
+          provide: ServiceTracing,
+          useFactory: () => new ServiceTracing(service, readTracingConfig(service)),
+        },
       ],
       exports: [ReadinessRegistry, loggerModule, METRICS_REGISTRY, HttpMetrics],
     };
