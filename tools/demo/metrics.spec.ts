@@ -167,6 +167,10 @@ describe('metrics after the scenario, scraped from every process', () => {
       };
       expect(figures).toEqual({ service, requests: true, expiry: true, failures: 0 });
     }
+    // and the provider's answers to the calls made with them: three payments created
+    expect(
+      total(scraped['payment-service'], 'lpi_provider_responses_total', { status: '201' }),
+    ).toBe(3);
     // payment-service paid three times and webhook-service registered its endpoint (a look-up,
     // then a create) on one token each: the later calls were served from the cache
     for (const service of ['payment-service', 'webhook-service'] as const)
