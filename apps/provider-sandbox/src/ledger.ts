@@ -86,6 +86,31 @@ export class Ledger {
   transactions(): (Payment | Refund)[] {
     return this.order;
   }
+
+  /** Entries and their summed amount (minor units) per kind and currency. */
+  totals(): LedgerTotal[] {
+    const byKey = new Map<string, LedgerTotal>();
+    for (const t of this.order) {
+      const key = `${t.object} ${t.currency}`;
+      const total = byKey.get(key) ?? {
+        kind: t.object,
+        currency: t.currency,
+        amount: 0,
+        entries: 0,
+      };
+      total.amount += t.amount;
+      total.entries += 1;
+      byKey.set(key, total);
+    }
+    return [...byKey.values()];
+  }
+}
+
+export interface LedgerTotal {
+  kind: 'payment' | 'refund';
+  currency: string;
+  amount: number;
+  entries: number;
 }
 
 interface IdempotencyEntry {

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
 import { AdminController } from './admin.controller';
+import { LedgerMetrics } from './ledger.metrics';
 import { PaymentsApiController } from './payments-api.controller';
 import { SandboxState } from './state';
 import { TokenGuard } from './token.guard';
@@ -17,7 +18,8 @@ export class SandboxModule {
         }),
       ],
       controllers: [PaymentsApiController, AdminController],
-      providers: [{ provide: SandboxState, useValue: state }, TokenGuard],
+      // ServiceBootstrapModule serves GET /metrics (no token, like /health); the ledger adds its gauges
+      providers: [{ provide: SandboxState, useValue: state }, TokenGuard, LedgerMetrics],
     };
   }
 }

@@ -98,7 +98,7 @@ export interface SignedRoute {
   readonly signedBy: 'provider';
   readonly scheme: 'standard-webhooks';
 }
-/** A route anyone may call: health only. */
+/** A route anyone may call: health probes and the metrics scrape only. */
 export interface PublicRoute {
   readonly method: HttpMethod;
   readonly path: string;
@@ -106,10 +106,14 @@ export interface PublicRoute {
 }
 export type RouteGrant = CallerRoute | SignedRoute | PublicRoute;
 
-/** Every service serves these (ServiceBootstrapModule's probes), with no token. */
+/**
+ * Every service serves these (ServiceBootstrapModule's probes and Prometheus scrape), with no
+ * token. `/metrics` holds no id or secret (label values are templates, names, codes).
+ */
 export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { method: 'GET', path: '/health/live', public: true },
   { method: 'GET', path: '/health/ready', public: true },
+  { method: 'GET', path: '/metrics', public: true },
 ];
 
 export interface ServiceGrant {

@@ -10,7 +10,8 @@ import {
   type Provider,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { grantOf, type QueueName, type ServiceName } from '@lpi/access-matrix';
+import type { Registry } from 'prom-client';
+import { grantOf, queuesOf, type QueueName, type ServiceName } from '@lpi/access-matrix';
 import {
   Messaging,
   createMessaging,
@@ -19,10 +20,11 @@ import {
   type JobStatus,
 } from '@lpi/messaging';
 import { ServiceSecretSource } from '@lpi/secrets';
-import { ReadinessRegistry, SERVICE_LOGGER } from '@lpi/service-bootstrap';
+import { METRICS_REGISTRY, ReadinessRegistry, SERVICE_LOGGER } from '@lpi/service-bootstrap';
 import type { RuntimeConfig } from './runtime.config';
 import { PROVIDER_JOB_OPTIONS, RUNTIME_CONFIG } from './runtime.tokens';
 import { providerLimiter } from './job-helpers';
+import { QueueMetrics } from './queue.metrics';
 
 /** The injection token of the `Producer` for one queue: `@Inject(producerToken('payments'))`. */
 export const producerToken = (queue: QueueName): string => `lpi:producer:${queue}`;
@@ -103,10 +105,20 @@ export class MessagingModule {
       module: MessagingModule,
       providers: [
         {
+          provide: QueueMetrics,
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry) => new QueueMetrics(registry, queuesOf(service)),
+        },
+        {
           provide: Messaging,
-          inject: [RUNTIME_CONFIG, ServiceSecretSource, SERVICE_LOGGER],
-          useFactory: (config: RuntimeConfig, secrets: ServiceSecretSource, logger: Logger) =>
-            createMessaging({
+          inject: [RUNTIME_CONFIG, ServiceSecretSource, SERVICE_LOGGER, QueueMetrics],
+          useFactory: (
+            config: RuntimeConfig,
+            secrets: ServiceSecretSource,
+            logger: Logger,
+            metrics: QueueMetrics,
+          ) => {
+            const messaging = createMessaging({
               service,
               redis: {
                 host: config.REDIS_HOST,
@@ -120,7 +132,11 @@ export class MessagingModule {
               stalledIntervalMs: Math.max(500, Math.floor(config.QUEUE_LOCK_MS / 2)),
               onError: (err, context) =>
                 logger.warn({ context, err: { message: err.message } }, 'messaging error'),
-            }),
+              onJobRun: metrics.recordRun,
+            });
+            metrics.countWith((queue) => messaging.counts(queue));
+            return messaging;
+          },
         },
         ...producers,
         {

@@ -6,10 +6,11 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { grantOf, type ServiceName } from '@lpi/access-matrix';
 import { AuthModule, CREDENTIALS, CredentialSet, type ClientCredential } from '@lpi/auth';
 import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
-import { SERVICE_LOGGER } from '@lpi/service-bootstrap';
+import { METRICS_REGISTRY, SERVICE_LOGGER } from '@lpi/service-bootstrap';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
 import type { RuntimeConfig } from './runtime.config';
 
@@ -52,12 +53,13 @@ class CredentialRotation implements OnModuleInit, OnApplicationShutdown {
  * manager's logs and metrics and in job retries, not as unready pods.
  */
 const auth = AuthModule.forServiceAsync({
-  inject: [SERVICE_NAME, RUNTIME_CONFIG, ServiceSecretSource, SERVICE_LOGGER],
+  inject: [SERVICE_NAME, RUNTIME_CONFIG, ServiceSecretSource, SERVICE_LOGGER, METRICS_REGISTRY],
   useFactory: (
     service: ServiceName,
     config: RuntimeConfig,
     secrets: ServiceSecretSource,
     logger: Logger,
+    metricsRegistry: Registry,
   ) => {
     if (config.PROVIDER_TOKEN_MODE === 'fixed')
       logger.warn('PROVIDER_TOKEN_MODE=fixed: benchmark baseline, tokens are not managed');
@@ -71,6 +73,7 @@ const auth = AuthModule.forServiceAsync({
       authMethod: grantOf(service).oauth.tokenEndpointAuthMethod,
       credential: toCredential(secrets.current()),
       logger,
+      metricsRegistry,
       fixedToken: config.PROVIDER_TOKEN_MODE === 'fixed',
     };
   },

@@ -41,6 +41,20 @@ export interface MessagingOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   onError?: (err: Error, context: string) => void;
+  /** Told how every run of a job ended (metrics); called on the hot path, so it must be cheap. */
+  onJobRun?: (run: JobRun) => void;
+}
+
+/** How one run of a job ended: `retry` runs again later (backoff or reschedule), `failed` never. */
+export type JobOutcome = 'succeeded' | 'retry' | 'failed';
+
+/** One run of a job, as the worker saw it: no ids, no data. */
+export interface JobRun {
+  queue: QueueName;
+  outcome: JobOutcome;
+  /** From when the job was due to its first start; absent on later runs. */
+  waitSeconds?: number;
+  processingSeconds: number;
 }
 
 export interface AddOptions {
@@ -270,7 +284,7 @@ export class Messaging {
     const schema = envelopeSchema(queue);
     const worker: Worker = new Worker(
       queue,
-      async (job: Job, token?: string) => {
+      this.observed(queue, async (job: Job, token?: string) => {
         const parsed = schema.safeParse(job.data);
         if (!parsed.success) {
           throw new UnrecoverableError(`job ${job.id} does not match the ${queue} contract`);
@@ -289,7 +303,7 @@ export class Messaging {
           }
           throw err;
         }
-      },
+      }),
       {
         connection: this.connection(true),
         prefix: this.options.prefix,
@@ -309,6 +323,40 @@ export class Messaging {
     );
     worker.on('error', (err) => this.options.onError?.(err, `worker:${queue}`));
     return worker;
+  }
+
+  /**
+   * Wraps a processor so `onJobRun` hears how each run ended and how long it took, from what
+   * the worker already holds (no Redis call).
+   */
+  private observed(
+    queue: QueueName,
+    processor: (job: Job, token?: string) => Promise<unknown>,
+  ): (job: Job, token?: string) => Promise<unknown> {
+    const onJobRun = this.options.onJobRun;
+    if (!onJobRun) return processor;
+    return async (job, token) => {
+      const started = performance.now();
+      const waitSeconds =
+        job.attemptsStarted <= 1
+          ? Math.max(0, Date.now() - job.timestamp - (job.opts.delay ?? 0)) / 1000
+          : undefined;
+      const report = (outcome: JobOutcome) =>
+        onJobRun({
+          queue,
+          outcome,
+          waitSeconds,
+          processingSeconds: (performance.now() - started) / 1000,
+        });
+      try {
+        const result = await processor(job, token);
+        report('succeeded');
+        return result;
+      } catch (err) {
+        report(runOutcome(job, err));
+        throw err;
+      }
+    };
   }
 
   /**
@@ -411,7 +459,7 @@ export class Messaging {
     for (const c of this.connections) c.options.password = password;
   }
 
-  /** Counts per state of a queue this service touches (readiness, tests, the demo). */
+  /** Counts per state of a queue this service touches (metrics at scrape time, tests, the demo). */
   async counts(queue: QueueName): Promise<Record<string, number>> {
     return this.queue(queue).getJobCounts('wait', 'active', 'delayed', 'completed', 'failed');
   }
@@ -446,6 +494,13 @@ export class Messaging {
     this.queues.clear();
     for (const c of this.connections.splice(0)) c.disconnect();
   }
+}
+
+/** A failed run is final when it may not retry or has no attempt left; otherwise it retries. */
+function runOutcome(job: Job, err: unknown): JobOutcome {
+  if (err instanceof DelayedError) return 'retry';
+  if (err instanceof UnrecoverableError) return 'failed';
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
 }
 
 export const createMessaging = (options: MessagingOptions) => new Messaging(options);

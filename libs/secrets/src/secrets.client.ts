@@ -151,6 +151,19 @@ export class SecretsClient {
       );
   }
 
+  /**
+   * Seconds the Vault token has left (Infinity for a token that never expires, 0 once closed)
+   * and the secret version in use; for metrics, no Vault call.
+   */
+  sessionFigures(now = Date.now()): { tokenTtlSeconds: number; secretVersion: number } {
+    const tokenTtlSeconds = this.closed
+      ? 0
+      : this.expiresAt
+        ? Math.max(0, (this.expiresAt - now) / 1000)
+        : Infinity;
+    return { tokenTtlSeconds, secretVersion: this.latest?.version ?? 0 };
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.renewTimer);
@@ -166,12 +179,9 @@ export class SecretsClient {
 
   private async poll(): Promise<void> {
     try {
-      const res = await vaultCall(
-        this.vault,
-        'GET',
-        secretMetadataPathOf(this.options.service),
-        { token: this.token },
-      );
+      const res = await vaultCall(this.vault, 'GET', secretMetadataPathOf(this.options.service), {
+        token: this.token,
+      });
       const current = Number(res.body.data?.current_version ?? 0);
       if (res.status === 200 && this.latest && current !== this.latest.version) {
         const secret = await this.readServiceSecret(current);

@@ -7,10 +7,12 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ServiceName } from '@lpi/access-matrix';
-import { ReadinessRegistry, SERVICE_LOGGER } from '@lpi/service-bootstrap';
+import { METRICS_REGISTRY, ReadinessRegistry, SERVICE_LOGGER } from '@lpi/service-bootstrap';
 import { SecretsClient, type ServiceSecret } from './secrets.client';
 import { readSecretsConfig } from './secrets.config';
+import { registerVaultSessionMetrics } from './secrets.metrics';
 
 /** The narrow view a feature gets: this service's current secret, and its new versions. */
 export abstract class ServiceSecretSource {
@@ -24,9 +26,11 @@ class SecretsLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SecretsClient) private readonly client: SecretsClient,
     @Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry,
+    @Inject(METRICS_REGISTRY) private readonly metrics: Registry,
   ) {}
 
   onModuleInit(): void {
+    registerVaultSessionMetrics(this.metrics, this.client);
     // ready while the session lives; Vault itself may be briefly away
     this.readiness.register('vault-session', async () => this.client.assertSession());
   }
@@ -40,7 +44,8 @@ class SecretsLifecycle implements OnModuleInit, OnApplicationShutdown {
 /**
  * The service's Vault session as a Nest provider: the factory logs in (a refused login
  * stops start-up) and reads the secret; token renewal runs from the login on; the session
- * stops when the app shuts down. Version polling runs while anyone watches.
+ * stops when the app shuts down. Version polling runs while anyone watches. Its token TTL
+ * and secret version are on `/metrics`.
  */
 @Module({})
 export class SecretsModule {

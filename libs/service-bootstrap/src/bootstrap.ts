@@ -7,6 +7,7 @@ import { boundRequestBodies, envelopeRefusal } from './body-bounds';
 import { ConfigError } from './config';
 import { installEdgeGuards } from './edge';
 import { ReadinessRegistry } from './health';
+import { HttpMetrics } from './metrics';
 import { scrubSecrets } from './redaction';
 
 type FromApp<T> = T | ((app: NestExpressApplication) => T);
@@ -46,6 +47,8 @@ export async function startService(options: StartOptions): Promise<NestExpressAp
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // first: every answer is counted, the edge's refusals included
+  app.use(app.get(HttpMetrics).middleware);
   const bodyLimitBytes = options.bodyLimitBytes ?? 64 * 1024;
   // bound what is read before any parser sees it: an oversized body is refused unread and
   // its connection closed, never drained to the end (issue 16)

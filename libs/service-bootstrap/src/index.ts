@@ -9,3 +9,4 @@ export * from './bootstrap';
 export * from './edge';
 export * from './body-bounds';
 export * from './request-id';
+export * from './metrics';

@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from 'pino';
 import { ErrorEnvelopeFilter } from './errors';
 import { HealthController, ReadinessRegistry } from './health';
 import { createLogger } from './logger';
+import { HttpMetrics, METRICS_REGISTRY, MetricsController, createServiceRegistry } from './metrics';
 import { requestIdOf } from './request-id';
 
 export interface ServiceDefaults {
@@ -31,7 +32,10 @@ const pinoParams = (logger: Logger): Params => ({
   pinoHttp: {
     logger,
     genReqId: (req, res) => requestIdOf(req, res),
-    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+    // probes and scrapes come every few seconds: they are counted in metrics, not logged
+    autoLogging: {
+      ignore: (req) => /^\/(health\/|metrics(\?|$))/.test(req.url ?? ''),
+    },
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({
         id: req.id,
@@ -46,7 +50,8 @@ const pinoParams = (logger: Logger): Params => ({
 
 /**
  * The "service defaults" every app imports once: pino logging with redaction and request
- * ids, the error envelope, liveness/readiness endpoints.
+ * ids, the error envelope, liveness/readiness endpoints, the process's metrics registry and
+ * `GET /metrics`.
  */
 @Global()
 @Module({})
@@ -57,7 +62,7 @@ export class ServiceBootstrapModule {
       level: defaults.logLevel,
       destination: defaults.logDestination,
     });
-    return this.build({
+    return this.build(defaults.service, {
       module: ServiceLoggerModule,
       providers: [{ provide: SERVICE_LOGGER, useValue: logger }],
       exports: [SERVICE_LOGGER],
@@ -66,7 +71,7 @@ export class ServiceBootstrapModule {
 
   /** As `forService`, with the log level read from a config provider when the app starts. */
   static forServiceAsync(defaults: ServiceDefaultsAsync): DynamicModule {
-    return this.build({
+    return this.build(defaults.service, {
       module: ServiceLoggerModule,
       imports: defaults.imports ?? [],
       providers: [
@@ -81,7 +86,7 @@ export class ServiceBootstrapModule {
     });
   }
 
-  private static build(loggerModule: DynamicModule): DynamicModule {
+  private static build(service: string, loggerModule: DynamicModule): DynamicModule {
     return {
       module: ServiceBootstrapModule,
       imports: [
@@ -93,9 +98,14 @@ export class ServiceBootstrapModule {
           useFactory: pinoParams,
         }),
       ],
-      controllers: [HealthController],
-      providers: [ReadinessRegistry, { provide: APP_FILTER, useClass: ErrorEnvelopeFilter }],
-      exports: [ReadinessRegistry, loggerModule],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        ReadinessRegistry,
+        { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
+        { provide: METRICS_REGISTRY, useFactory: () => createServiceRegistry(service) },
+        HttpMetrics,
+      ],
+      exports: [ReadinessRegistry, loggerModule, METRICS_REGISTRY, HttpMetrics],
     };
   }
 }
