@@ -19,7 +19,8 @@ export const OUTCOMES = ['succeeded', 'retry', 'failed'] as const;
 export interface ServiceLive {
   up: boolean;
   secretVersion: number | null;
-  vaultTokenTtlSeconds: number | null;
+  /** `never`: a token with no expiry (a root-like token; Prometheus writes +Inf). */
+  vaultTokenTtlSeconds: number | 'never' | null;
   tokenSecondsToExpiry: number | null;
   tokenRequests: number | null;
   httpRequests: number | null;
@@ -81,6 +82,8 @@ export async function scrape(endpoints: StackEndpoints): Promise<Scrape> {
 const sum = (samples: readonly Sample[]) =>
   samples.length ? samples.reduce((n, s) => n + s.value, 0) : null;
 
+const finiteOrNever = (v: number | null) => (v === Infinity ? 'never' : v);
+
 export function serviceLive(service: ServiceName, m: Sample[] | null): ServiceLive {
   if (!m)
     return {
@@ -95,7 +98,7 @@ export function serviceLive(service: ServiceName, m: Sample[] | null): ServiceLi
   return {
     up: true,
     secretVersion: valueOf(m, 'lpi_vault_secret_version'),
-    vaultTokenTtlSeconds: valueOf(m, 'lpi_vault_token_ttl_seconds'),
+    vaultTokenTtlSeconds: finiteOrNever(valueOf(m, 'lpi_vault_token_ttl_seconds')),
     tokenSecondsToExpiry: (expiry[0] ?? select(m, 'lpi_token_seconds_to_expiry')[0])?.value ?? null,
     tokenRequests: sum(select(m, 'lpi_token_requests_total')),
     httpRequests: sum(select(m, 'lpi_http_requests_total')),

@@ -8,6 +8,9 @@ export interface Sample {
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
+const valueOfText = (text: string): number =>
+  text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text);
+
 export function parsePrometheus(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
@@ -16,7 +19,7 @@ export function parsePrometheus(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const [, key, value] of (m[3] ?? '').matchAll(LABEL))
       labels[key] = value.replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
-    samples.push({ name: m[1], labels, value: Number(m[4]) });
+    samples.push({ name: m[1], labels, value: valueOfText(m[4]) });
   }
   return samples;
 }
