@@ -19,9 +19,11 @@ let stack: Stack | undefined;
 let dashboard: Dashboard | undefined;
 const dashboardConfig = readDashboardConfig();
 const cleanup = async () => {
-  await dashboard?.close().catch(() => undefined);
+  if (dashboard) {
+    await dashboard.close().catch(() => undefined);
+    removeStackFile(dashboardConfig.stackFile); // this run wrote it
+  }
   dashboard = undefined;
-  removeStackFile(dashboardConfig.stackFile);
   await stack?.stop().catch(() => undefined);
   stack = undefined;
 };
