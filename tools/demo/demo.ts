@@ -82,6 +82,9 @@ async function main() {
     console.log(`    provider sandbox   ${stack.sandbox.issuer}  ${stack.sandbox.apiBaseUrl}/v1`);
     console.log(`    vault              ${stack.vault.addr}`);
     console.log(`    redis              ${stack.redis.url}`);
+    console.log(
+      `    metrics            <service URL>/metrics, ${stack.sandbox.apiBaseUrl}/metrics (docs/operations.md)`,
+    );
     return failed.length;
   }
   await cleanup();

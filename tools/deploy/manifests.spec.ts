@@ -51,7 +51,7 @@ interface PeerLike {
 interface NetworkPolicySpecLike {
   podSelector: { matchLabels?: Record<string, string> };
   policyTypes?: string[];
-  ingress?: { from?: PeerLike[]; ports?: { port?: number }[] }[];
+  ingress?: { from?: PeerLike[]; ports?: { port?: number | string }[] }[];
   egress?: { to?: PeerLike[]; ports?: { port?: number }[] }[];
 }
 
@@ -239,7 +239,10 @@ describeIfKubectl('deploy/k8s overlays', () => {
       const loader = (pod.containers as C[]).find((c) => c.name === 'script-loader');
       expect(loader?.command?.slice(-2)).toEqual(['tools/redis/load-scripts.ts', '--watch']);
       const env = Object.fromEntries((loader?.env ?? []).map((e) => [e.name, e.value]));
-      expect(env).toMatchObject({ REDIS_HOST: '127.0.0.1', REDIS_LOADER_USERNAME: 'script-loader' });
+      expect(env).toMatchObject({
+        REDIS_HOST: '127.0.0.1',
+        REDIS_LOADER_USERNAME: 'script-loader',
+      });
       const volumes = pod.volumes as {
         name: string;
         secret?: { secretName: string; items?: { key: string; path: string }[] };
@@ -297,13 +300,51 @@ describeIfKubectl('deploy/k8s overlays', () => {
       }
       // Nothing but the declared policies exists: a new one must be added here on purpose.
       const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
-      const expected = ['default-deny', 'allow-dns', 'redis', 'vault-auth-setup', ...SERVICE_NAMES];
+      const expected = [
+        'default-deny',
+        'allow-dns',
+        'redis',
+        'vault-auth-setup',
+        'metrics-scrape',
+        ...SERVICE_NAMES,
+      ];
       const withSandbox = names.includes('provider-sandbox')
         ? [...expected, 'provider-sandbox']
         : expected;
       expect(names.sort()).toEqual(withSandbox.sort());
     },
   );
+
+  each('every service pod is annotated for Prometheus: its API port, /metrics', (objects) => {
+    for (const service of SERVICE_NAMES) {
+      const template = (
+        find(objects, 'Deployment', service)?.['spec'] as {
+          template: { metadata: { annotations?: Record<string, string> } };
+        }
+      ).template;
+      expect({ service, annotations: template.metadata.annotations }).toEqual({
+        service,
+        annotations: {
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(grantOf(service).http.port),
+          'prometheus.io/path': '/metrics',
+        },
+      });
+    }
+  });
+
+  each('the monitoring namespace may reach the services on their API port only', (objects) => {
+    expect(policySpec(objects, 'metrics-scrape')).toEqual({
+      podSelector: { matchLabels: { 'lpi/tier': 'service' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { 'lpi/role': 'monitoring' } } }],
+          ports: [{ protocol: 'TCP', port: 'http' }],
+        },
+      ],
+    });
+  });
 
   it('only the local overlay ships the provider sandbox', () => {
     expect(find(rendered.get('local') ?? [], 'Deployment', 'provider-sandbox')).toBeDefined();

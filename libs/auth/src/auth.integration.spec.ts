@@ -212,6 +212,10 @@ describe('provider client', () => {
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBe(1000);
     expect((await api.request({ method: 'GET', path: '/v1/transactions' })).status).toBe(200);
+    // the operator sees the 429 on /metrics (docs/operations.md alerts on it)
+    const text = await tm.metrics.registry.metrics();
+    expect(text).toContain('lpi_provider_responses_total{client="provider",status="429"} 1');
+    expect(text).toContain('lpi_provider_responses_total{client="provider",status="200"} 1');
     await sb.admin.clearFaults();
   });
 

@@ -1,12 +1,17 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 
-/** Token manager metrics, labelled by client. One set per registry. */
+/**
+ * Token manager metrics, labelled by client, and the provider's answers to the API calls made
+ * with those tokens (`lpi_provider_responses_total`: a 429 storm or 401s show here). One set
+ * per registry: the service's own (`METRICS_REGISTRY`), served on `/metrics`.
+ */
 export class TokenMetrics {
   readonly requests: Counter<'client' | 'grant'>;
   readonly refreshes: Counter<'client' | 'kind'>;
   readonly failures: Counter<'client' | 'code'>;
   readonly cacheHits: Counter<'client'>;
   readonly secondsToExpiry: Gauge<'client'>;
+  readonly providerResponses: Counter<'client' | 'status'>;
 
   private readonly hitProbes: (() => [string, number][])[] = [];
   private readonly expiryProbes: (() => [string, number][])[] = [];
@@ -54,6 +59,12 @@ export class TokenMetrics {
         for (const probe of hitProbes)
           for (const [client, n] of probe()) if (n > 0) this.inc({ client }, n);
       },
+    });
+    this.providerResponses = new Counter({
+      name: 'lpi_provider_responses_total',
+      help: "provider API answers by HTTP status ('error': no answer: network, TLS, timeout)",
+      labelNames: ['client', 'status'],
+      registers: [registry],
     });
     this.secondsToExpiry = new Gauge({
       name: 'lpi_token_seconds_to_expiry',

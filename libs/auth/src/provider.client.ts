@@ -114,10 +114,12 @@ export class ProviderClient {
   }
 
   private async send<T>(req: ProviderRequest, token: string): Promise<AxiosResponse<T>> {
+    const answered = (status: string) =>
+      this.tokens.metrics.providerResponses.inc({ client: this.clientName, status });
     try {
       // axiosRef, not the Observable API: HttpService's unsubscribe aborts the finished
       // request, which built a CanceledError (with a stack trace) for every call
-      return await this.client().axiosRef.request<T>({
+      const res = await this.client().axiosRef.request<T>({
         method: req.method,
         url: req.path,
         params: req.query,
@@ -128,7 +130,10 @@ export class ProviderClient {
           ...(req.idempotencyKey ? { 'idempotency-key': req.idempotencyKey } : {}),
         },
       });
+      answered(String(res.status));
+      return res;
     } catch (err) {
+      answered('error');
       // axios errors carry the request config, headers included: never let them escape
       const code = (err as { code?: string }).code ?? 'ERR_NETWORK';
       throw new AuthError(

@@ -1,5 +1,4 @@
-import type { Registry } from 'prom-client';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { QueueName } from '@lpi/access-matrix';
 import type { JobRun } from '@lpi/messaging';
 

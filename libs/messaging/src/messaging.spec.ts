@@ -27,6 +27,7 @@ import {
   loadBullmqScripts,
   renderRedisAcl,
   type JobData,
+  type JobRun,
   type Messaging,
 } from './index';
 
@@ -214,7 +215,8 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
 
   it('runs add, process, retry with backoff, delay, reschedule and event fan-out without a single ACL denial', async () => {
     await redis.admin().call('ACL', 'LOG', 'RESET');
-    const payment = as('payment-service');
+    const runs: JobRun[] = [];
+    const payment = as('payment-service', { onJobRun: (run) => runs.push(run) });
     const reporting = as('reporting-service');
     const seen: string[] = [];
     const attemptsByPayment = new Map<string, number>();
@@ -268,6 +270,15 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     expect(attemptsMadeOnRun.get('pay_2')).toEqual([0, 1]);
     expect(attemptsMadeOnRun.get('pay_3')).toEqual([0, 0]);
     expect(attemptsMadeOnRun.get('pay_4')).toEqual([0]);
+    // the metrics hook heard every run: the thrown error and the reschedule as retries, no ids
+    await waitFor('six runs reported', async () => (runs.length >= 6 ? true : undefined));
+    const outcomes = runs.map((r) => `${r.queue} ${r.outcome}`).sort();
+    expect(outcomes).toEqual([
+      ...Array(2).fill('payments retry'),
+      ...Array(4).fill('payments succeeded'),
+    ]);
+    expect(runs.filter((r) => r.waitSeconds !== undefined)).toHaveLength(4); // first starts only
+    expect(runs.every((r) => r.processingSeconds >= 0 && (r.waitSeconds ?? 0) >= 0)).toBe(true);
     // another replica of payment-service reads the same status from Redis
     const replica = as('payment-service');
     await waitFor('pay_1 finished', async () =>
@@ -285,7 +296,8 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
   });
 
   it('fails a permanent error once, without retries', async () => {
-    const payment = as('payment-service');
+    const runs: JobRun[] = [];
+    const payment = as('payment-service', { onJobRun: (run) => runs.push(run) });
     let calls = 0;
     payment.consume('payments', async () => {
       calls += 1;
@@ -298,6 +310,7 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     );
     expect(calls).toBe(1);
     expect(await payment.status('payments', 'pay_9')).toEqual({ state: 'failed' });
+    expect(runs.map((r) => r.outcome)).toEqual(['failed']);
     expect(await aclLog()).toEqual([]);
   });
 

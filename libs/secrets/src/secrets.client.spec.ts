@@ -113,6 +113,13 @@ describe('token lifetime', () => {
     );
     expect(events.map((e) => e.kind)).not.toContain('renewal-failed');
     expect((await c.readServiceSecret()).data.client_id).toBe('client_id-v1');
+    // what /metrics shows: the renewed token's life left (3 s TTL), the version in use
+    const figures = c.sessionFigures();
+    expect(figures.tokenTtlSeconds).toBeGreaterThan(0);
+    expect(figures.tokenTtlSeconds).toBeLessThanOrEqual(3);
+    expect(figures.secretVersion).toBe(1);
+    c.close();
+    expect(c.sessionFigures().tokenTtlSeconds).toBe(0);
   });
 
   it('logs in again (Kubernetes auth) when renewal stops extending the token', async () => {
