@@ -4,6 +4,10 @@
 // too). `--keep` leaves the stack running.
 import { ScenarioLog, compromisedReporting, scenario } from './scenario';
 import { runDrill } from '../drill/drill';
+import { readDashboardConfig } from '../dashboard/dashboard.config';
+import { inProcessRunner } from '../dashboard/drill-runs';
+import { startDashboard, type Dashboard } from '../dashboard/server';
+import { endpointsOf, removeStackFile, writeStackFile } from '../dashboard/stack-file';
 import { startStack, type Stack } from './stack';
 
 const log = new ScenarioLog();
@@ -12,10 +16,32 @@ const step = (t: string) => log.step(t);
 const elapsed = () => log.elapsed();
 
 let stack: Stack | undefined;
+let dashboard: Dashboard | undefined;
+const dashboardConfig = readDashboardConfig();
 const cleanup = async () => {
+  if (dashboard) {
+    await dashboard.close().catch(() => undefined);
+    removeStackFile(dashboardConfig.stackFile); // this run wrote it
+  }
+  dashboard = undefined;
   await stack?.stop().catch(() => undefined);
   stack = undefined;
 };
+
+/** --keep: the live page on this stack; its drill button drills this very stack. */
+async function startKeptDashboard(s: Stack): Promise<Dashboard> {
+  writeStackFile(dashboardConfig.stackFile, endpointsOf(s));
+  return startDashboard({
+    endpoints: endpointsOf(s),
+    drillResultsFile: dashboardConfig.drillResultsFile,
+    runDrill: inProcessRunner(
+      (o) => runDrill({ stack: s, ...o }),
+      dashboardConfig.drillResultsFile,
+    ),
+    host: dashboardConfig.host,
+    port: dashboardConfig.port,
+  });
+}
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
@@ -48,7 +74,9 @@ async function main() {
   );
   for (const f of failed) console.log(`    ✗ ${f.step}: ${f.detail}`);
   if (keep) {
+    dashboard = await startKeptDashboard(stack);
     console.log('\n--keep: the stack stays up (Ctrl-C stops it):');
+    console.log(`    dashboard          ${dashboard.url}`);
     for (const [name, svc] of Object.entries(stack.services))
       console.log(`    ${name.padEnd(18)} ${svc.url}`);
     console.log(`    provider sandbox   ${stack.sandbox.issuer}  ${stack.sandbox.apiBaseUrl}/v1`);

@@ -17,7 +17,7 @@ import { oauthProbe } from './probes/oauth';
 import { redisProbe } from './probes/redis';
 import { vaultProbe } from './probes/vault';
 import { renderTable, summaryLine, writeReport } from './report';
-import { Rows, type DrillRow } from './rows';
+import { Rows, type DrillRow, type Layer } from './rows';
 
 export type { DrillRow, Layer } from './rows';
 export interface DrillResult {
@@ -27,7 +27,7 @@ export interface DrillResult {
 }
 
 /** The layers, in the order they are attacked (caller tokens minted once, on first use). */
-export function probes(stack: Stack): readonly [string, Probe][] {
+export function probes(stack: Stack): readonly [Layer, Probe][] {
   let tokens: Promise<CallerTokens> | undefined;
   return [
     ['http', httpProbeWith(() => (tokens ??= mintCallerTokens(stack)))],
@@ -39,9 +39,16 @@ export function probes(stack: Stack): readonly [string, Probe][] {
   ];
 }
 
-export async function runDrill(
-  options: { stack?: Stack; print?: (line: string) => void } = {},
-): Promise<DrillResult> {
+export interface DrillOptions {
+  stack?: Stack;
+  print?: (line: string) => void;
+  /** Attack only these layers (default: every layer). */
+  layers?: readonly Layer[];
+  /** Run the incident section after the layers (default: true). */
+  incident?: boolean;
+}
+
+export async function runDrill(options: DrillOptions = {}): Promise<DrillResult> {
   const print = options.print ?? ((l: string) => console.log(l));
   print('==> breach drill: starting the stack');
   const stack =
@@ -55,7 +62,9 @@ export async function runDrill(
       rows,
       print,
     };
-    const layers = probes(stack);
+    const layers = probes(stack).filter(
+      ([layer]) => !options.layers || options.layers.includes(layer as Layer),
+    );
     for (const service of SERVICE_NAMES) {
       print(`\n==> ${service} is compromised`);
       for (const [layer, probe] of layers) {
@@ -63,7 +72,8 @@ export async function runDrill(
         await probe(ctx, service);
       }
     }
-    for (const service of INCIDENT_SERVICES) await incidentSection(ctx, service);
+    if (options.incident !== false)
+      for (const service of INCIDENT_SERVICES) await incidentSection(ctx, service);
   } finally {
     if (!options.stack) await stack.stop();
   }

@@ -53,11 +53,25 @@ export function summaryLine(rows: readonly DrillRow[]): string {
   return `==> breach drill: ${rows.length - failures}/${rows.length} expectations held, ${controls} positive controls, ${rows.filter((r) => r.fixed).length} fixed assertions`;
 }
 
+/** The results file the dashboard reads: when, every row, how many failed. */
+export interface DrillResultsFile {
+  at: string;
+  rows: DrillRow[];
+  failures: number;
+}
+
+/** Writes the rows as a drill-results.json at `file`. */
+export function writeResults(file: string, rows: readonly DrillRow[]): void {
+  const results: DrillResultsFile = {
+    at: new Date().toISOString(),
+    rows: [...rows],
+    failures: rows.filter((r) => !r.ok).length,
+  };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}
+
 /** Writes drill-results.json (gitignored) and docs/blast-radius.md under `root`. */
 export function writeReport(root: string, rows: readonly DrillRow[]): void {
-  writeFileSync(
-    join(root, 'drill-results.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), rows, failures: rows.filter((r) => !r.ok).length }, null, 2)}\n`,
-  );
+  writeResults(join(root, 'drill-results.json'), rows);
   writeFileSync(join(root, 'docs', 'blast-radius.md'), renderMarkdown(rows));
 }
