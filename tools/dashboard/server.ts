@@ -46,6 +46,33 @@ export interface Dashboard {
 const LAYERS: readonly Layer[] = ['http', 'oauth', 'mtls', 'vault', 'redis', 'edge'];
 const PAGE = readFileSync(join(__dirname, 'page.html'), 'utf8');
 
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Why a request from another site is refused, if it is. The page reads only loopback state,
+ * but its button starts a drill (which, under `demo --keep`, rotates identities): a page on
+ * another site must not press it (CSRF) or read the state through a name it points at
+ * 127.0.0.1 (DNS rebinding). So the Host must be a loopback name (or the configured listen
+ * host) with this port, and a POST
+ * must carry the page's own header (a cross-site fetch cannot send it without a CORS
+ * preflight, which this server never grants) and no foreign Origin.
+ */
+export function crossSiteRefusal(
+  req: IncomingMessage,
+  port: number,
+  boundHost?: string,
+): string | undefined {
+  const host = req.headers.host ?? '';
+  const name = host.replace(new RegExp(`:${port}$`), '');
+  if (name === host || !(LOCAL_HOSTS.has(name) || name === boundHost))
+    return 'the dashboard answers only the address it listens on';
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  if (req.headers['x-dashboard'] !== 'run') return 'the drill is started from the page only';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return 'cross-site request';
+  return undefined;
+}
+
 function readResults(file: string): DrillResultsFile | null {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as DrillResultsFile;
@@ -128,6 +155,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   ];
 
   const server = createServer((req, res) => {
+    const refusal = crossSiteRefusal(req, (server.address() as AddressInfo).port, options.host);
+    if (refusal) return sendJson(res, 403, { error: refusal });
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const route = routes.find((r) => r.path === path && r.method === req.method);
     if (!route) return sendJson(res, 404, { error: 'not found' });
