@@ -106,6 +106,9 @@ describe('one payment, one trace', () => {
 
   beforeAll(async () => {
     const { checkout, 'finance-dashboard': finance } = stack.callers;
+    // the service fetched its first token at start-up; the provider now refuses it, so the
+    // payment's job gets a 401, fetches a new token and retries: both inside the job's span
+    await stack.sandbox.admin.setFault({ revoke_tokens_issued_before: 'now' });
     const res = await checkout.post('payment-service', '/payments', 'trace-order-1', {
       amount: 4200,
       currency: 'EUR',
@@ -129,7 +132,20 @@ describe('one payment, one trace', () => {
     const enqueued = await spanOf('payment-service', 'payments publish', inTrace);
     const job = await spanOf('payment-service', 'payments process', inTrace);
     const token = await spanOf('payment-service', 'oauth token fetch', inTrace);
-    const charge = await spanOf('payment-service', 'provider POST', inTrace);
+    const charge = await spanOf(
+      'payment-service',
+      'provider POST',
+      (s) => inTrace(s) && s.attr['http.response.status_code'] === '201',
+    );
+    const refused = await spanOf(
+      'payment-service',
+      'provider POST',
+      (s) => inTrace(s) && s.attr['http.response.status_code'] === '401',
+    );
+    expect(refused.parentSpanId).toBe(job.spanId);
+    // the start-up fetch is a trace of its own, not part of any request's
+    const warmUp = await spanOf('payment-service', 'oauth token fetch', (s) => !inTrace(s));
+    expect(warmUp.parentSpanId ?? '').toBe('');
     const announced = await spanOf('payment-service', 'payment-events publish', inTrace);
     const reported = await spanOf('reporting-service', 'payment-events process', inTrace);
 

@@ -2,13 +2,20 @@ import {
   Inject,
   Injectable,
   Module,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { grantOf, type ServiceName } from '@lpi/access-matrix';
-import { AuthModule, CREDENTIALS, CredentialSet, type ClientCredential } from '@lpi/auth';
+import {
+  AuthModule,
+  CREDENTIALS,
+  CredentialSet,
+  TokenManager,
+  type ClientCredential,
+} from '@lpi/auth';
 import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
 import { METRICS_REGISTRY, SERVICE_LOGGER } from '@lpi/service-bootstrap';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
@@ -79,5 +86,33 @@ const auth = AuthModule.forServiceAsync({
   },
 });
 
-@Module({ imports: [auth], providers: [CredentialRotation], exports: [auth] })
+/**
+ * Fetches the first provider token as the service starts, in the background: the first job
+ * does not wait for it, and a broken credential or an unreachable authorization server shows
+ * in the log at start-up. Readiness never waits for it (see above).
+ */
+@Injectable()
+class FirstTokenWarmUp implements OnApplicationBootstrap {
+  constructor(
+    @Inject(TokenManager) private readonly tokens: TokenManager,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.tokens.getToken('provider').then(
+      () => this.logger.info('first provider token fetched'),
+      (err: unknown) =>
+        this.logger.warn(
+          { code: (err as { code?: unknown })?.code },
+          'first provider token not fetched; jobs will retry it',
+        ),
+    );
+  }
+}
+
+@Module({
+  imports: [auth],
+  providers: [CredentialRotation, FirstTokenWarmUp],
+  exports: [auth],
+})
 export class ProviderModule {}
