@@ -9,7 +9,7 @@ import { SERVICE_NAMES, grantOf, secretDataPathOf, secretMetadataPathOf } from '
 import { runDrill } from '../drill/drill';
 import type { DrillResultsFile } from '../drill/report';
 import { ScenarioLog, scenario } from '../demo/scenario';
-import { startStack, type Stack } from '../demo/stack';
+import { stackSecrets, startStack, type Stack } from '../demo/stack';
 import { CHROMIUM, chromiumInstalled, launchChromium } from './browser';
 import { browserRequired } from './dashboard.config';
 import { inProcessRunner } from './drill-runs';
@@ -214,17 +214,7 @@ describeInBrowser('dashboard: the live page in headless Chromium against the rea
   });
 
   it('shows and serves no secret: no token, password, key or client secret', async () => {
-    const secrets = [stack.vault.rootToken, stack.sandbox.adminToken, stack.redisAdmin.password];
-    secrets.push(...Object.values(stack.redisPasswords));
-    for (const service of SERVICE_NAMES) {
-      const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, {
-        headers: { 'x-vault-token': stack.vault.rootToken },
-      });
-      const data = ((await res.json()) as { data: { data: Record<string, string> } }).data.data;
-      if (data.client_secret) secrets.push(data.client_secret);
-      if (data.webhook_secret) secrets.push(data.webhook_secret);
-      secrets.push(data.client_key.split('\n')[1]);
-    }
+    const secrets = await stackSecrets(stack);
     const served = [await page.content(), await (await fetch(`${dashboard.url}api/state`)).text()];
     for (const text of served) {
       expect(secrets.filter((s) => text.includes(s))).toEqual([]);

@@ -5,12 +5,11 @@ import {
   grantOf,
   queuesOf,
   routesOf,
-  secretDataPathOf,
   type ServiceName,
 } from '@lpi/access-matrix';
 import { httpsCall } from '@lpi/testing';
 import { ScenarioLog, scenario } from './scenario';
-import { startStack, type Stack } from './stack';
+import { stackSecrets, startStack, type Stack } from './stack';
 
 jest.setTimeout(180_000);
 
@@ -249,19 +248,7 @@ describe('metrics after the scenario, scraped from every process', () => {
           });
         }
     // nor anywhere in the scraped text: the secrets every service holds
-    const secrets: string[] = [stack.vault.rootToken, stack.sandbox.adminToken];
-    for (const service of SERVICE_NAMES) {
-      const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, {
-        headers: { 'x-vault-token': stack.vault.rootToken },
-      });
-      const data = ((await res.json()) as { data: { data: Record<string, string> } }).data.data;
-      secrets.push(
-        data.redis_password,
-        ...(data.client_secret ? [data.client_secret] : []),
-        ...(data.webhook_secret ? [data.webhook_secret] : []),
-        data.client_key.split('\n')[1], // a line of key material
-      );
-    }
+    const secrets = await stackSecrets(stack);
     const everything = Object.values(texts).join('\n');
     for (const secret of secrets) expect(secret && everything.includes(secret)).toBe(false);
   });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
+import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
 import { loadBullmqScripts, renderRedisAcl } from '@lpi/messaging';
 import {
   createDevPki,
@@ -215,4 +215,25 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Every secret a running stack holds, for specs that check a log, a page or a scrape leaks
+ * none: the Vault root token, the sandbox's admin token, the Redis passwords, and from each
+ * service's Vault secret its client secret, webhook secret and a line of each private key.
+ */
+export async function stackSecrets(stack: Stack): Promise<string[]> {
+  const secrets = [stack.vault.rootToken, stack.sandbox.adminToken, stack.redisAdmin.password];
+  secrets.push(...Object.values(stack.redisPasswords));
+  for (const service of SERVICE_NAMES) {
+    const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, {
+      headers: { 'x-vault-token': stack.vault.rootToken },
+    });
+    const data = ((await res.json()) as { data: { data: Record<string, string> } }).data.data;
+    secrets.push(data.redis_password, data.client_key.split('\n')[1]);
+    for (const optional of [data.client_secret, data.webhook_secret])
+      if (optional) secrets.push(optional);
+    if (data.client_assertion_key) secrets.push(data.client_assertion_key.split('\n')[1]);
+  }
+  return secrets;
 }

@@ -93,13 +93,23 @@ export function tokenRequest(
   scope: string,
   cert: CertPair = { cert: secret.client_cert, key: secret.client_key },
 ): Promise<HttpsResult<Record<string, string>>> {
+  return tokenEndpointCall(s, secret, { grant_type: 'client_credentials', scope }, cert);
+}
+
+/** Any grant at the token endpoint as the holder of `secret`, over a TLS session with `cert`. */
+export function tokenEndpointCall(
+  s: Stack,
+  secret: Record<string, string>,
+  grant: Record<string, string>,
+  cert: CertPair,
+): Promise<HttpsResult<Record<string, string>>> {
   const auth = tokenEndpointAuth(secret, s.sandbox.issuer);
   return httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
     method: 'POST',
     ca: s.sandbox.caCert,
     ...cert,
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope, ...auth.form }).toString(),
+    body: new URLSearchParams({ ...grant, ...auth.form }).toString(),
   });
 }
 

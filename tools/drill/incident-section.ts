@@ -6,11 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { grantOf, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
-import { httpsCall, tokenEndpointAuth } from '@lpi/testing';
 import { runIncident } from '../incident/runbook';
 import type { IncidentPorts } from '../incident/ports';
 import type { Stack } from '../demo/stack';
-import { API_OPS, apiCall, tokenRequest, vaultCall } from './clients';
+import { API_OPS, apiCall, tokenEndpointCall, tokenRequest, vaultCall } from './clients';
 import { driveThrough } from './incident-load';
 import { certOf, lootOf, type Loot } from './loot';
 import type { ProbeContext } from './probes/context';
@@ -205,29 +204,14 @@ async function providerLoot(ctx: ProbeContext, service: ServiceName, h: Holdings
     httpOutcome(oldToken.status, oldToken.json?.error?.code),
   );
   if (h.refreshToken) {
-    const refresh = await refreshWith(s, fresh, h.refreshToken, newCert);
+    const refresh = await tokenEndpointCall(
+      s,
+      fresh,
+      { grant_type: 'refresh_token', refresh_token: h.refreshToken },
+      newCert,
+    );
     row('oauth', 'old refresh token, even with the new credentials', 'deny', tokenOutcome(refresh));
   }
-}
-
-async function refreshWith(
-  s: Stack,
-  secret: Record<string, string>,
-  refreshToken: string,
-  cert: { cert: string; key: string },
-) {
-  const auth = tokenEndpointAuth(secret, s.sandbox.issuer);
-  return httpsCall<Record<string, string>>(s.sandbox.tokenEndpoint, {
-    method: 'POST',
-    ca: s.sandbox.caCert,
-    ...cert,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth.headers },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: refreshToken,
-      ...auth.form,
-    }).toString(),
-  });
 }
 
 async function redisLoot(ctx: ProbeContext, service: ServiceName, h: Holdings, row: Row) {
