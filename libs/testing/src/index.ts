@@ -10,3 +10,4 @@ export * from './run-logs';
 export * from './log-scan';
 export * from './client-auth';
 export * from './secret-shapes';
+export * from './postgres-server';
