@@ -8,3 +8,9 @@ path "secret/data/payment-service" {
 path "secret/metadata/payment-service" {
   capabilities = ["read"]
 }
+
+# short-lived PostgreSQL users holding this service's table grants only
+# (renewing and looking up their leases is in Vault's default policy)
+path "database/creds/payment-service" {
+  capabilities = ["read"]
+}

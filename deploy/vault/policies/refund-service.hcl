@@ -8,3 +8,9 @@ path "secret/data/refund-service" {
 path "secret/metadata/refund-service" {
   capabilities = ["read"]
 }
+
+# short-lived PostgreSQL users holding this service's table grants only
+# (renewing and looking up their leases is in Vault's default policy)
+path "database/creds/refund-service" {
+  capabilities = ["read"]
+}

@@ -8,3 +8,9 @@ path "secret/data/reporting-service" {
 path "secret/metadata/reporting-service" {
   capabilities = ["read"]
 }
+
+# short-lived PostgreSQL users holding this service's table grants only
+# (renewing and looking up their leases is in Vault's default policy)
+path "database/creds/reporting-service" {
+  capabilities = ["read"]
+}

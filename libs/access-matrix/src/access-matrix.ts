@@ -36,6 +36,25 @@ export const QUEUE_NAMES = [
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
+/**
+ * The merchant's record of money (PostgreSQL, database `lpi`): one schema per owning service.
+ * A table belongs to exactly one service; no service reads or writes another's schema
+ * (reporting-service keeps its own read model, fed by the events it consumes).
+ */
+export const TABLE_NAMES = [
+  'payments.requests',
+  'refunds.requests',
+  'webhooks.events',
+  'reporting.payments',
+  'reporting.refunds',
+  'reporting.provider_events',
+  'reporting.provider_transactions',
+  'reporting.sync_state',
+] as const;
+export type TableName = (typeof TABLE_NAMES)[number];
+/** No DELETE anywhere: a record of money is corrected by a new row or a new state, never erased. */
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE';
+
 export type TokenEndpointAuthMethod =
   'client_secret_basic' | 'client_secret_post' | 'tls_client_auth' | 'private_key_jwt';
 
@@ -134,6 +153,14 @@ export interface ServiceGrant {
     readonly produces: readonly QueueName[];
     readonly consumes: readonly QueueName[];
   };
+  /**
+   * Its PostgreSQL grants: a NOLOGIN group role holding exactly these table privileges; Vault's
+   * database secrets engine creates short-lived login users in that role (`database/creds/<name>`).
+   */
+  readonly database: {
+    readonly schema: string;
+    readonly tables: Readonly<Partial<Record<TableName, readonly TablePrivilege[]>>>;
+  };
   /** Inbound HTTP: every route, and who may call it with which scope. */
   readonly http: {
     readonly port: number;
@@ -159,6 +186,7 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: COMMON_SECRET_FIELDS },
     queues: { produces: ['payments', 'payment-events'], consumes: ['payments'] },
+    database: { schema: 'payments', tables: { 'payments.requests': ['SELECT', 'INSERT', 'UPDATE'] } },
     http: {
       port: 3101,
       routes: [
@@ -184,6 +212,7 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: KEY_JWT_SECRET_FIELDS },
     queues: { produces: ['refunds', 'refund-events'], consumes: ['refunds'] },
+    database: { schema: 'refunds', tables: { 'refunds.requests': ['SELECT', 'INSERT', 'UPDATE'] } },
     http: {
       port: 3102,
       routes: [
@@ -208,6 +237,16 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: COMMON_SECRET_FIELDS },
     queues: { produces: [], consumes: ['payment-events', 'refund-events', 'provider-events'] },
+    database: {
+      schema: 'reporting',
+      tables: {
+        'reporting.payments': ['SELECT', 'INSERT', 'UPDATE'],
+        'reporting.refunds': ['SELECT', 'INSERT', 'UPDATE'],
+        'reporting.provider_events': ['SELECT', 'INSERT', 'UPDATE'],
+        'reporting.provider_transactions': ['SELECT', 'INSERT', 'UPDATE'],
+        'reporting.sync_state': ['SELECT', 'INSERT', 'UPDATE'],
+      },
+    },
     http: {
       port: 3103,
       routes: [
@@ -231,6 +270,7 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: [...COMMON_SECRET_FIELDS, 'webhook_secret'] },
     queues: { produces: ['provider-events'], consumes: [] },
+    database: { schema: 'webhooks', tables: { 'webhooks.events': ['SELECT', 'INSERT'] } },
     http: {
       port: 3104,
       routes: [
@@ -245,6 +285,22 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
   },
 };
+
+/** The PostgreSQL database holding every service's schema. */
+export const DATABASE_NAME = 'lpi';
+/** Vault's database secrets engine mount and its one connection (`database/config/<name>`). */
+export const DATABASE_MOUNT = 'database';
+export const DATABASE_CONNECTION = 'lpi';
+
+/** The NOLOGIN group role holding a service's grants: `lpi_payment_service`. */
+export const databaseGroupRoleOf = (service: ServiceName): string =>
+  `lpi_${service.replace(/-/g, '_')}`;
+/** The Vault database role a service reads its credentials from: `database/creds/<service>`. */
+export const databaseCredsPathOf = (service: ServiceName): string =>
+  `${DATABASE_MOUNT}/creds/${service}`;
+/** Which service owns a table (every table has exactly one). */
+export const tableOwnerOf = (table: TableName): ServiceName =>
+  SERVICE_NAMES.find((s) => table in grantOf(s).database.tables) as ServiceName;
 
 /** KV v2 mount every service secret lives under. */
 export const KV_MOUNT = 'secret';

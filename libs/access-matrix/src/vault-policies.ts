@@ -6,6 +6,7 @@ import {
   identityRoleName,
   servicesCalledBy,
   type CallerName,
+  databaseCredsPathOf,
   secretDataPathOf,
   secretMetadataPathOf,
   type ServiceName,
@@ -14,7 +15,7 @@ import {
 /**
  * A service's Vault policy, derived from the access matrix: read its own KV v2 secret
  * (`data/`), read its own metadata (to notice a new version without reading the secret),
- * nothing else. Vault's `default` policy adds token self-management and capabilities-self.
+ * read its own database credentials, nothing else. Vault's `default` policy adds token self-management and capabilities-self.
  */
 export function vaultPolicyFor(service: ServiceName): string {
   const fields = grantOf(service).vault.secretFields.join(', ');
@@ -27,6 +28,12 @@ export function vaultPolicyFor(service: ServiceName): string {
     ``,
     `# version polling for rotation (metadata only, no secret values)`,
     `path "${secretMetadataPathOf(service)}" {`,
+    `  capabilities = ["read"]`,
+    `}`,
+    ``,
+    `# short-lived PostgreSQL users holding this service's table grants only`,
+    `# (renewing and looking up their leases is in Vault's default policy)`,
+    `path "${databaseCredsPathOf(service)}" {`,
     `  capabilities = ["read"]`,
     `}`,
     ``,
