@@ -23,6 +23,7 @@ import {
 } from '@lpi/access-matrix';
 import { assertionPublicJwk } from '@lpi/auth';
 import { renderRedisAcl } from '@lpi/messaging';
+import { configureDatabaseEngine, type DatabaseEngineOptions } from './database-engine';
 
 export interface ClientRegistrar {
   (
@@ -49,6 +50,8 @@ export interface BootstrapOptions {
    * Vault's `api_addr`.
    */
   identityIssuer?: string;
+  /** Vault's database secrets engine: the services' short-lived PostgreSQL logins. */
+  database?: DatabaseEngineOptions;
   log?: (line: string) => void;
 }
 
@@ -95,7 +98,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     vault(o.vaultAddr, o.vaultToken, method, path, body, wrapTtl);
   const changes: string[] = [];
 
-  log('[1/6] secret engines and auth methods');
+  log('[1/7] secret engines and auth methods');
   const mounts = (await v('GET', 'sys/mounts')).json.data ?? {};
   if (!mounts['secret/']) {
     await v('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
@@ -111,7 +114,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     changes.push('enabled approle auth');
   }
 
-  log('[2/6] policies generated from the access matrix (services and callers)');
+  log('[2/7] policies generated from the access matrix (services and callers)');
   for (const [service, hcl] of Object.entries(allGeneratedPolicies())) {
     const current = await v('GET', `sys/policies/acl/${service}`);
     if (current.json.data?.policy !== hcl) {
@@ -120,7 +123,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     }
   }
 
-  log('[3/6] one AppRole per service and per caller');
+  log('[3/7] one AppRole per service and per caller');
   for (const service of [...SERVICE_NAMES, ...CALLER_NAMES]) {
     const desired = {
       token_policies: [service],
@@ -143,7 +146,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     }
   }
 
-  log('[4/6] caller tokens: the signing key, one identity role per granted (caller, service)');
+  log('[4/7] caller tokens: the signing key, one identity role per granted (caller, service)');
   if (o.identityIssuer) {
     const issuer = (await v('GET', 'identity/oidc/config')).json.data?.issuer;
     if (issuer !== o.identityIssuer) {
@@ -153,7 +156,11 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
   }
   changes.push(...(await identityRoles(v, o.callerTokenTtlSeconds ?? 300)));
 
-  log('[5/6] provider clients and per-service secrets');
+  log('[5/7] database secrets engine: one short-lived PostgreSQL login role per service');
+  if (o.database) changes.push(...(await configureDatabaseEngine(v, o.database)));
+  else log('      (no database given: skipped)');
+
+  log('[6/7] provider clients and per-service secrets');
   const redisPasswords = {} as Record<ServiceName, string>;
   const secretVersions = {} as Record<ServiceName, number>;
   for (const service of SERVICE_NAMES) {
@@ -212,7 +219,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
     );
   }
 
-  log('[6/6] role-id and a wrapped secret-id for each service and each caller');
+  log('[7/7] role-id and a wrapped secret-id for each service and each caller');
   const identities = {} as Record<string, { roleId: string; wrappedSecretId: string }>;
   for (const service of [...SERVICE_NAMES, ...CALLER_NAMES]) {
     const roleId = (await v('GET', `auth/approle/role/${service}/role-id`)).json.data
@@ -381,7 +388,9 @@ if (require.main === module) {
   // CLI: VAULT_ADDR, VAULT_TOKEN, SANDBOX_ADMIN_URL, SANDBOX_ADMIN_TOKEN, PROVIDER_CA_FILE,
   // BOOTSTRAP_CERT_DIR (<service>.crt/.key), --out <dir> (also gets redis/users.acl and the
   // script loader's password, redis-scripts/password: see writeRedisFiles),
-  // optional BOOTSTRAP_IDENTITY_ISSUER (the Vault address services use, for caller tokens' iss).
+  // optional BOOTSTRAP_IDENTITY_ISSUER (the Vault address services use, for caller tokens' iss),
+  // optional BOOTSTRAP_DATABASE_ADDRESS (host:port Vault reaches PostgreSQL at) with
+  // BOOTSTRAP_DATABASE_ADMIN_PASSWORD_FILE (what `npm run db:migrate` gave lpi_vault_admin).
   void (async () => {
     const env = (name: string) => {
       const v = process.env[name];
@@ -410,6 +419,15 @@ if (require.main === module) {
       ) as BootstrapOptions['clientCertificates'],
       outDir,
       identityIssuer: process.env.BOOTSTRAP_IDENTITY_ISSUER || undefined,
+      database: process.env.BOOTSTRAP_DATABASE_ADDRESS
+        ? {
+            address: process.env.BOOTSTRAP_DATABASE_ADDRESS,
+            adminPassword: readFileSync(
+              env('BOOTSTRAP_DATABASE_ADMIN_PASSWORD_FILE'),
+              'utf8',
+            ).trim(),
+          }
+        : undefined,
       log: (line) => console.log(line),
     });
     if (outDir) writeRedisFiles(outDir, result.redisPasswords);

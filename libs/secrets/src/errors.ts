@@ -6,6 +6,7 @@ export type SecretsErrorCode =
   | 'SECRET_NOT_FOUND'
   | 'SECRET_FIELD_MISSING'
   | 'VAULT_FORBIDDEN'
+  | 'LEASE_GONE'
   | 'VAULT_ERROR';
 
 /** Start-up and run-time failures talking to Vault. Never carries a token or secret value. */

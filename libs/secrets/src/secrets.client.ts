@@ -35,6 +35,20 @@ export interface TokenEvent {
   ttlSeconds: number;
 }
 
+/** A dynamic secret Vault leases (database credentials): the data and its lease. */
+export interface LeasedSecret {
+  leaseId: string;
+  leaseDurationSeconds: number;
+  renewable: boolean;
+  data: Readonly<Record<string, string>>;
+}
+
+/** What `sys/leases/renew` granted: Vault caps it at the lease's max TTL and warns. */
+export interface LeaseRenewal {
+  leaseDurationSeconds: number;
+  capped: boolean;
+}
+
 export interface ServiceSecret {
   version: number;
   data: Readonly<Record<SecretField, string>>;
@@ -54,6 +68,7 @@ export class SecretsClient {
   private latest?: ServiceSecret;
   private closed = false;
   private readonly listeners = new Set<(secret: ServiceSecret) => void>();
+  private readonly sessionListeners = new Set<() => void>();
 
   /** Vault's address and the CA its certificate must chain to (VAULT_CACERT). */
   private readonly vault: VaultEndpoint;
@@ -125,6 +140,55 @@ export class SecretsClient {
     return () => this.listeners.delete(onChange);
   }
 
+  /**
+   * Reads a leased secret (`database/creds/<role>`). The lease belongs to the current Vault
+   * token: when the token goes (a new login revokes the old one), so does the lease, which is
+   * why `watchSession` exists. Errors name the path and Vault's reason, never the data.
+   */
+  async readLease(path: string): Promise<LeasedSecret> {
+    const res = await vaultCall(this.vault, 'GET', path, { token: this.token });
+    if (res.status === 403)
+      throw new SecretsError(
+        'VAULT_FORBIDDEN',
+        `${this.options.service}'s Vault token may not read ${path}: ${describeErrors(res)}`,
+      );
+    const data = res.body?.data as Record<string, unknown> | undefined;
+    if (res.status !== 200 || !res.body.lease_id || !data)
+      throw new SecretsError('VAULT_ERROR', `reading ${path}: ${describeErrors(res)}`);
+    return {
+      leaseId: String(res.body.lease_id),
+      leaseDurationSeconds: Number(res.body.lease_duration ?? 0),
+      renewable: res.body.renewable === true,
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, String(v)])),
+    };
+  }
+
+  /** Extends a lease by `incrementSeconds` from now; Vault caps it at the lease's max TTL. */
+  async renewLease(leaseId: string, incrementSeconds: number): Promise<LeaseRenewal> {
+    const res = await vaultCall(this.vault, 'POST', 'sys/leases/renew', {
+      token: this.token,
+      body: { lease_id: leaseId, increment: incrementSeconds },
+    });
+    if (res.status !== 200)
+      throw new SecretsError(
+        res.status >= 400 && res.status < 500 ? 'LEASE_GONE' : 'VAULT_ERROR',
+        `renewing a lease: ${describeErrors(res)}`,
+      );
+    const granted = Number(res.body.lease_duration ?? 0);
+    const warnings = (res.body.warnings as string[] | null) ?? [];
+    return {
+      leaseDurationSeconds: granted,
+      capped:
+        granted < incrementSeconds || warnings.some((w) => /exceeded the effective max_ttl/.test(w)),
+    };
+  }
+
+  /** Calls `onNewToken` after each new login: leases read with the old token are gone. */
+  watchSession(onNewToken: () => void): () => void {
+    this.sessionListeners.add(onNewToken);
+    return () => this.sessionListeners.delete(onNewToken);
+  }
+
   /** Vault's own view of what this identity may do on a path (`sys/capabilities-self`). */
   async capabilities(paths: string[]): Promise<Record<string, string[]>> {
     const res = await vaultCall(this.vault, 'POST', 'sys/capabilities-self', {
@@ -169,6 +233,7 @@ export class SecretsClient {
     clearTimeout(this.renewTimer);
     clearTimeout(this.pollTimer);
     this.listeners.clear();
+    this.sessionListeners.clear();
   }
 
   private schedulePoll(): void {
@@ -316,6 +381,7 @@ export class SecretsClient {
           token: previous,
         }).catch(() => undefined); // it expires on its own anyway
         this.emit('relogin');
+        for (const l of this.sessionListeners) l();
         return;
       }
       if (res.status === 200) this.setTtl(granted);

@@ -51,6 +51,10 @@ export interface VaultResponse {
       policies: string[];
     } | null;
     wrap_info?: { token: string; creation_path: string } | null;
+    /** a leased secret's lease (database credentials); empty for KV reads */
+    lease_id?: string;
+    lease_duration?: number;
+    renewable?: boolean;
     errors?: string[];
     warnings?: string[] | null;
   };

@@ -77,6 +77,7 @@ export const SETTING_PREFIXES = [
   'WEBHOOK_',
   'CALLER_',
   'SHUTDOWN_',
+  'DATABASE_',
 ] as const;
 
 export function refuseUnknownSettings(
