@@ -23,9 +23,12 @@ beforeAll(async () => {
   base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
 });
 afterAll(() => shutdownGracefully(app));
+const records = () => rt.records.get('payments.requests')!;
 beforeEach(() => {
   rt.added.clear();
   rt.jobs.clear();
+  records().rows.clear();
+  records().down = false;
   rt.redisDown = false;
 });
 
@@ -56,14 +59,16 @@ describe('POST /payments', () => {
         options: { jobId: body.payment_id, correlationId: 'req-checkout-17' },
       },
     ]);
+    // stored before it was queued, and marked queued after
+    expect(records().rows.get(body.payment_id)).toMatchObject({
+      state: 'queued',
+      data: { amount: 1000, currency: 'EUR', description: 'order 17' },
+    });
   });
 
   it('answers a retry with where the first request stands, and refuses the key with another body', async () => {
     const first = (await (await post(payment)).json()) as { payment_id: string };
-    rt.jobs.set(`payments:${first.payment_id}`, {
-      state: 'succeeded',
-      result: { provider_payment_id: 'pp_9' },
-    });
+    await records().settle(first.payment_id, { state: 'succeeded', providerId: 'pp_9' });
     const again = await post(payment);
     expect(again.status).toBe(202);
     expect(await again.json()).toEqual({
@@ -144,17 +149,32 @@ describe('POST /payments', () => {
     },
   );
 
-  it('answers 503 with Retry-After while Redis is unreachable', async () => {
+  it('accepts while Redis is unreachable: stored, and queued by the outbox once Redis is back', async () => {
     rt.redisDown = true;
+    const res = await post(payment);
+    expect(res.status).toBe(202);
+    const { payment_id } = (await res.json()) as { payment_id: string };
+    expect(records().rows.get(payment_id)?.state).toBe('received');
+    expect(rt.added.get('payments')).toBeUndefined();
+    rt.redisDown = false;
+    // a retry with the same key queues it (so does the sweep, tested in the outbox spec)
+    expect((await post(payment)).status).toBe(202);
+    expect(rt.added.get('payments')).toHaveLength(1);
+    expect(records().rows.get(payment_id)?.state).toBe('queued');
+  });
+
+  it('answers 503 with Retry-After while the database is unreachable, queuing nothing', async () => {
+    records().down = true;
     const res = await post(payment);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
-    expect((await errorOf(res)).code).toBe('queue_unavailable');
+    expect((await errorOf(res)).code).toBe('database_unavailable');
+    expect(rt.added.get('payments')).toBeUndefined();
   });
 });
 
 describe('GET /payments/:id', () => {
-  it('reads the status from the job; unknown, malformed and badly encoded ids are 4xx', async () => {
+  it('reads the status from the record; unknown, malformed and badly encoded ids are 4xx', async () => {
     const { payment_id } = (await (await post(payment)).json()) as { payment_id: string };
     expect(await (await fetch(`${base}/payments/${payment_id}`)).json()).toEqual({
       payment_id,
@@ -170,7 +190,10 @@ describe('GET /payments/:id', () => {
       expect({ path, status: res.status }).toEqual({ path, status });
       expect((await errorOf(res)).code).toMatch(/^(payment_not_found|malformed_request)$/);
     }
+    // the job is not asked: Redis away changes nothing, the database away is a 503
     rt.redisDown = true;
+    expect((await fetch(`${base}/payments/${payment_id}`)).status).toBe(200);
+    records().down = true;
     expect((await fetch(`${base}/payments/${payment_id}`)).status).toBe(503);
   });
 });
@@ -190,10 +213,11 @@ describe('the payments job', () => {
     rt.provider = async () => ({ status: 201, data: { id: 'pp_42' }, headers: {} });
     const id = 'pay_AAAAAAAAAAAAAAAAAAAAAAAA';
     await expect(
-      handler()(envelope(id), { id, attemptsMade: 0, attemptsStarted: 1 }),
+      handler()(envelope(id), { id, attemptsMade: 0, attemptsStarted: 1, attempts: 5 }),
     ).resolves.toEqual({
       provider_payment_id: 'pp_42',
     });
+    expect(records().rows.get(id)).toBeUndefined(); // settling an unknown id changes nothing
     expect(rt.providerCalls.at(-1)).toMatchObject({
       method: 'POST',
       path: '/v1/payments',
@@ -211,11 +235,54 @@ describe('the payments job', () => {
     });
   });
 
+  it('settles the stored record: succeeded with the provider id, or failed for good', async () => {
+    const { payment_id } = (await (await post(payment)).json()) as { payment_id: string };
+    rt.provider = async () => ({ status: 201, data: { id: 'pp_43' }, headers: {} });
+    await handler()(envelope(payment_id), {
+      id: payment_id,
+      attemptsMade: 0,
+      attemptsStarted: 1,
+      attempts: 5,
+    });
+    expect(await (await fetch(`${base}/payments/${payment_id}`)).json()).toEqual({
+      payment_id,
+      status: 'succeeded',
+      provider_payment_id: 'pp_43',
+    });
+  });
+
+  it.each([
+    ['a provider 4xx on the first attempt', 402, 0, 'failed'],
+    ['a provider 5xx on the last attempt', 503, 4, 'failed'],
+    ['a provider 5xx with attempts left', 503, 1, 'queued'],
+  ])(
+    'on %s (status %d, %d attempts made) the record reads %s',
+    async (_what, status, attemptsMade, expected) => {
+      const { payment_id } = (await (
+        await post(payment, { 'idempotency-key': `k-${status}-${attemptsMade}` })
+      ).json()) as { payment_id: string };
+      rt.provider = async () => ({ status, data: {}, headers: {} });
+      await expect(
+        handler()(envelope(payment_id), {
+          id: payment_id,
+          attemptsMade,
+          attemptsStarted: attemptsMade + 1,
+          attempts: 5,
+        }),
+      ).rejects.toBeInstanceOf(Error);
+      expect(
+        ((await (await fetch(`${base}/payments/${payment_id}`)).json()) as { status: string })
+          .status,
+      ).toBe(expected);
+      expect(rt.added.get('payment-events')).toBeUndefined();
+    },
+  );
+
   it('fails for good on a provider 4xx and announces nothing', async () => {
     rt.provider = async () => ({ status: 402, data: {}, headers: {} });
     const id = 'pay_BBBBBBBBBBBBBBBBBBBBBBBB';
     await expect(
-      handler()(envelope(id), { id, attemptsMade: 0, attemptsStarted: 1 }),
+      handler()(envelope(id), { id, attemptsMade: 0, attemptsStarted: 1, attempts: 5 }),
     ).rejects.toBeInstanceOf(PermanentJobError);
     expect(rt.added.get('payment-events')).toBeUndefined();
   });

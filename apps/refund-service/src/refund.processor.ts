@@ -5,24 +5,37 @@ import {
   PROVIDER_JOB_OPTIONS,
   callProviderForJob,
   producerToken,
+  recordsToken,
+  settleRequest,
+  type RequestRecords,
 } from '@lpi/integration-runtime';
-import type { ConsumeOptions, Envelope, JobResult, Producer } from '@lpi/messaging';
+import type { ConsumeOptions, Envelope, JobHandler, JobResult, Producer } from '@lpi/messaging';
 
 type Refunder = Pick<ProviderClient, 'request'>;
+type JobRun = Parameters<JobHandler<'refunds'>>[1];
 
 /**
- * Refunds one requested refund and announces the result; a refused refund (provider 4xx)
- * fails the job for good, so its status reads `failed`.
+ * Refunds one requested refund, settles its stored record and announces the result; a
+ * refused refund (provider 4xx) fails the job for good, so its status reads `failed`.
  */
-export function refundPayment(provider: Refunder, events: Producer<'refund-events'>) {
-  return async (envelope: Envelope<'refunds'>): Promise<JobResult> => {
+export function refundPayment(
+  provider: Refunder,
+  events: Producer<'refund-events'>,
+  records: Pick<RequestRecords, 'settle'>,
+) {
+  return async (envelope: Envelope<'refunds'>, job: JobRun): Promise<JobResult> => {
     const r = envelope.data;
-    const refund = await callProviderForJob<{ id: string }>(provider, {
-      method: 'POST',
-      path: '/v1/refunds',
-      body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
-      idempotencyKey: `refund:${r.refund_id}`,
-    });
+    const refund = {
+      id: await settleRequest(records, r.refund_id, job, async () => {
+        const made = await callProviderForJob<{ id: string }>(provider, {
+          method: 'POST',
+          path: '/v1/refunds',
+          body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
+          idempotencyKey: `refund:${r.refund_id}`,
+        });
+        return made.id;
+      }),
+    };
     await events.add(
       {
         refund_id: r.refund_id,
@@ -45,9 +58,14 @@ export class RefundProcessor implements OnModuleInit {
     @Inject(producerToken('refund-events')) private readonly events: Producer<'refund-events'>,
     @Inject(Consumers) private readonly consumers: Consumers,
     @Inject(PROVIDER_JOB_OPTIONS) private readonly jobOptions: ConsumeOptions,
+    @Inject(recordsToken('refunds.requests')) private readonly records: RequestRecords,
   ) {}
 
   onModuleInit(): void {
-    this.consumers.register('refunds', refundPayment(this.provider, this.events), this.jobOptions);
+    this.consumers.register(
+      'refunds',
+      refundPayment(this.provider, this.events, this.records),
+      this.jobOptions,
+    );
   }
 }

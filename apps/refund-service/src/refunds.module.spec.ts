@@ -33,7 +33,9 @@ it('queues a refund, answers a retry with its status, and refuses the key with a
   const { refund_id } = (await res.json()) as { refund_id: string };
   expect(refund_id).toMatch(/^ref_[A-Za-z0-9_-]{24}$/);
   expect(rt.added.get('refunds')?.map((a) => a.data)).toEqual([{ refund_id, ...refund }]);
-  rt.jobs.set(`refunds:${refund_id}`, { state: 'failed' });
+  await rt.records
+    .get('refunds.requests')!
+    .settle(refund_id, { state: 'failed', failureCode: 'x' });
   expect(await (await post(refund)).json()).toEqual({ refund_id, status: 'failed' });
   expect((await post({ ...refund, amount: 600 })).status).toBe(409);
   expect(await (await fetch(`${base}/refunds/${refund_id}`)).json()).toEqual({
@@ -61,7 +63,7 @@ describe('the refunds job', () => {
     correlationId: 'cor_1',
     data: { refund_id, provider_payment_id: 'pp_1', amount: 500, currency: 'EUR' },
   });
-  const job = (id: string) => ({ id, attemptsMade: 0, attemptsStarted: 1 });
+  const job = (id: string) => ({ id, attemptsMade: 0, attemptsStarted: 1, attempts: 5 });
 
   it('refunds under a key derived from the business id and announces the result', async () => {
     rt.provider = async () => ({ status: 201, data: { id: 're_7' }, headers: {} });

@@ -5,26 +5,45 @@ import { RateLimitedError } from '@lpi/auth';
 import { FakeRuntime } from '@lpi/integration-runtime';
 import type { QueueName } from '@lpi/access-matrix';
 import type { Envelope } from '@lpi/messaging';
+import { Database, prepareDatabase } from '@lpi/database';
 import { shutdownGracefully, startService } from '@lpi/service-bootstrap';
+import { startPostgresServer, type PostgresServer } from '@lpi/testing';
 import { ReportsModule } from './reports.module';
 
-// reporting-service with fake ports: its three consumers and the reconciling summary
+// reporting-service with fake ports but its real read model: a private PostgreSQL
 const rt = new FakeRuntime('reporting-service');
 @Module({ imports: [rt.module(), ReportsModule] })
 class TestApp {}
 
 let app: NestExpressApplication;
 let base: string;
+let pg: PostgresServer;
+let db: Database;
 beforeAll(async () => {
+  pg = await startPostgresServer();
+  await prepareDatabase(pg.url());
+  db = new Database({
+    host: pg.host,
+    port: pg.port,
+    database: pg.database,
+    poolMax: 4,
+    caFile: undefined,
+  });
+  await db.useLogin({ ...pg.superuser, leaseId: 'none' });
+  rt.database = db;
   app = await startService({ service: 'reporting-service', module: TestApp, port: 0 });
   base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+}, 60_000);
+afterAll(async () => {
+  await shutdownGracefully(app);
+  await db.close();
+  await pg.stop();
 });
-afterAll(() => shutdownGracefully(app));
 
 const deliver = <Q extends QueueName>(queue: Q, data: Envelope<Q>['data']) =>
   rt.handlers.get(queue)!(
     { id: 'evt_1', type: 'x', version: 1, occurredAt: '', correlationId: 'c', data } as never,
-    { id: '1', attemptsMade: 0, attemptsStarted: 1 },
+    { id: '1', attemptsMade: 0, attemptsStarted: 1, attempts: 5 },
   );
 const summary = () => fetch(`${base}/reports/summary`);
 
@@ -55,12 +74,72 @@ it('reconciles what its queues told it against every page of provider transactio
   ];
   rt.provider = async () => ({ status: 200, data: pages.shift(), headers: {} });
   expect(await (await summary()).json()).toEqual({
-    payments: { count: 1, amount: 1000 },
-    refunds: { count: 0, amount: 0 },
-    provider: { transactions: 1, net_amount: 1000 },
+    payments: { count: 1, by_currency: { EUR: 1000 } },
+    refunds: { count: 0, by_currency: {} },
+    provider: { transactions: 1, net_by_currency: { EUR: 1000 } },
     provider_events_received: 1,
     reconciled: true,
   });
+});
+
+it('reads only what is new from the provider (by its stored cursor), keeps currencies apart, and survives redelivery', async () => {
+  await deliver('payment-events', {
+    payment_id: 'pay_2',
+    provider_payment_id: 'pp_2',
+    status: 'succeeded',
+    amount: 700,
+    currency: 'USD',
+  });
+  await deliver('payment-events', {
+    payment_id: 'pay_2',
+    provider_payment_id: 'pp_2',
+    status: 'succeeded',
+    amount: 700,
+    currency: 'USD',
+  });
+  await deliver('refund-events', {
+    refund_id: 'ref_1',
+    provider_refund_id: 're_1',
+    provider_payment_id: 'pp_1',
+    status: 'succeeded',
+    amount: 300,
+    currency: 'EUR',
+  });
+  const asked: (string | undefined)[] = [];
+  rt.provider = async (req) => {
+    asked.push((req.query as Record<string, string>).starting_after);
+    return {
+      status: 200,
+      data: {
+        data: [
+          { id: 'pp_2', type: 'payment', amount: 700, currency: 'USD' },
+          { id: 're_1', type: 'refund', amount: -300, currency: 'EUR' },
+        ],
+        has_more: false,
+      },
+      headers: {},
+    };
+  };
+  expect(await (await summary()).json()).toEqual({
+    payments: { count: 2, by_currency: { EUR: 1000, USD: 700 } },
+    refunds: { count: 1, by_currency: { EUR: 300 } },
+    provider: { transactions: 3, net_by_currency: { EUR: 700, USD: 700 } },
+    provider_events_received: 1,
+    reconciled: true,
+  });
+  expect(asked).toEqual(['pp_1']); // after the last one the first summary read
+});
+
+it('is not reconciled when the provider has a transaction we do not (and the other way round)', async () => {
+  rt.provider = async () => ({
+    status: 200,
+    data: {
+      data: [{ id: 'pp_unknown', type: 'payment', amount: 1, currency: 'EUR' }],
+      has_more: false,
+    },
+    headers: {},
+  });
+  expect(((await (await summary()).json()) as { reconciled: boolean }).reconciled).toBe(false);
 });
 
 it.each([

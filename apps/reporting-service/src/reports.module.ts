@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { ProviderClient } from '@lpi/auth';
+import { Database } from '@lpi/database';
 import { Consumers } from '@lpi/integration-runtime';
+import { ReportLedger } from './report-ledger';
 import { ReportsService } from './reports.service';
 
 @Injectable()
@@ -32,8 +34,9 @@ class ReportsController {
   providers: [
     {
       provide: ReportsService,
-      inject: [ProviderClient],
-      useFactory: (provider: ProviderClient) => new ReportsService(provider),
+      inject: [ProviderClient, Database],
+      useFactory: (provider: ProviderClient, db: Database) =>
+        new ReportsService(provider, new ReportLedger(db)),
     },
     ReportsConsumers,
   ],

@@ -1,93 +1,68 @@
 import { AuthError, RateLimitedError, type ProviderClient } from '@lpi/auth';
-import type { ReportSummary } from '@lpi/integration-runtime';
+import { orUnavailable, type ReportSummary } from '@lpi/integration-runtime';
 import type { Envelope } from '@lpi/messaging';
 import { AppError } from '@lpi/service-bootstrap';
+import type { ProviderTransaction, ReportLedger } from './report-ledger';
 
-export interface Transaction {
-  id: string;
-  type: 'payment' | 'refund';
-  amount: number;
-  currency: string;
-}
-
-type Money = { amount: number; currency: string };
+const PAGE = 100;
 
 /**
- * What reporting-service knows: the results its queues told it, reconciled on request
- * against every transaction the provider reports (transactions:read).
+ * What reporting-service knows, kept in its own tables: the results its queues told it, and
+ * the provider's transactions, read from where the last read stopped (the cursor is stored
+ * too), so a summary reads only what is new however many there are, and every replica and
+ * every restart answers the same.
  */
 export class ReportsService {
-  readonly payments = new Map<string, Money & { provider_payment_id: string }>();
-  readonly refunds = new Map<string, Money & { provider_refund_id: string }>();
-  readonly providerEvents = new Map<string, string>();
+  constructor(
+    private readonly provider: Pick<ProviderClient, 'request'>,
+    readonly ledger: ReportLedger,
+  ) {}
 
-  constructor(private readonly provider: Pick<ProviderClient, 'request'>) {}
-
-  async onPaymentEvent({ data }: Envelope<'payment-events'>): Promise<void> {
-    if (data.status === 'succeeded')
-      this.payments.set(data.payment_id, {
-        provider_payment_id: data.provider_payment_id,
-        amount: data.amount,
-        currency: data.currency,
-      });
+  onPaymentEvent(e: Envelope<'payment-events'>): Promise<void> {
+    return this.ledger.recordPayment(e);
   }
 
-  async onRefundEvent({ data }: Envelope<'refund-events'>): Promise<void> {
-    if (data.status === 'succeeded')
-      this.refunds.set(data.refund_id, {
-        provider_refund_id: data.provider_refund_id,
-        amount: data.amount,
-        currency: data.currency,
-      });
+  onRefundEvent(e: Envelope<'refund-events'>): Promise<void> {
+    return this.ledger.recordRefund(e);
   }
 
-  async onProviderEvent({ data }: Envelope<'provider-events'>): Promise<void> {
-    this.providerEvents.set(data.webhook_id, data.event_type);
+  onProviderEvent(e: Envelope<'provider-events'>): Promise<void> {
+    return this.ledger.recordProviderEvent(e);
   }
 
-  /** Every transaction the provider reports, all pages; provider trouble is a 503. */
-  async providerTransactions(): Promise<Transaction[]> {
-    const all: Transaction[] = [];
-    let cursor: string | undefined;
+  /** Reads the provider's transactions after the stored cursor, page by page; 503 on trouble. */
+  async syncProviderTransactions(): Promise<void> {
+    let cursor = await orUnavailable(this.ledger.cursor(), 'the report cannot be read right now');
     for (;;) {
-      let res;
-      try {
-        res = await this.provider.request<{ data: Transaction[]; has_more: boolean }>({
-          method: 'GET',
-          path: '/v1/transactions',
-          query: { limit: '100', ...(cursor ? { starting_after: cursor } : {}) },
-        });
-      } catch (err) {
-        throw providerUnavailable(err);
-      }
-      if (res.status !== 200 || !Array.isArray(res.data?.data))
-        throw providerUnavailable(undefined, res.status);
-      all.push(...res.data.data);
-      if (!res.data.has_more || res.data.data.length === 0) return all;
-      cursor = res.data.data[res.data.data.length - 1].id;
+      const page = await this.providerPage(cursor);
+      await orUnavailable(
+        this.ledger.storePage(page.data),
+        'the report cannot be stored right now',
+      );
+      if (!page.has_more || page.data.length === 0) return;
+      cursor = page.data[page.data.length - 1].id;
     }
   }
 
   async summary(): Promise<ReportSummary> {
-    const provider = await this.providerTransactions();
-    const ours = {
-      payments: [...this.payments.values()].map((p) => p.provider_payment_id).sort(),
-      refunds: [...this.refunds.values()].map((r) => r.provider_refund_id).sort(),
-    };
-    const ids = (type: Transaction['type']) =>
-      provider
-        .filter((t) => t.type === type)
-        .map((t) => t.id)
-        .sort();
-    const theirs = { payments: ids('payment'), refunds: ids('refund') };
-    const sum = (xs: { amount: number }[]) => xs.reduce((a, x) => a + x.amount, 0);
-    return {
-      payments: { count: ours.payments.length, amount: sum([...this.payments.values()]) },
-      refunds: { count: ours.refunds.length, amount: sum([...this.refunds.values()]) },
-      provider: { transactions: provider.length, net_amount: sum(provider) },
-      provider_events_received: this.providerEvents.size,
-      reconciled: JSON.stringify(ours) === JSON.stringify(theirs),
-    };
+    await this.syncProviderTransactions();
+    return orUnavailable(this.ledger.summary(), 'the report cannot be read right now');
+  }
+
+  private async providerPage(cursor?: string) {
+    let res;
+    try {
+      res = await this.provider.request<{ data: ProviderTransaction[]; has_more: boolean }>({
+        method: 'GET',
+        path: '/v1/transactions',
+        query: { limit: String(PAGE), ...(cursor ? { starting_after: cursor } : {}) },
+      });
+    } catch (err) {
+      throw providerUnavailable(err);
+    }
+    if (res.status !== 200 || !Array.isArray(res.data?.data))
+      throw providerUnavailable(undefined, res.status);
+    return res.data;
   }
 }
 

@@ -94,10 +94,24 @@ it('refuses a huge webhook-id with a 400 in the envelope', async () => {
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('webhook_id_invalid');
 });
 
-it('answers 503 while Redis is down, and takes the provider retry afterwards', async () => {
+const events = () => rt.records.get('webhooks.events')!;
+
+it('takes an event while Redis is down (stored), and queues it once when it comes again', async () => {
   rt.redisDown = true;
-  expect((await deliver(paid, 'msg_retry')).status).toBe(503);
+  expect((await deliver(paid, 'msg_retry')).status).toBe(204);
+  expect(events().rows.get('msg_retry')?.state).toBe('received');
   rt.redisDown = false;
   expect((await deliver(paid, 'msg_retry')).status).toBe(204);
+  expect((await deliver(paid, 'msg_retry')).status).toBe(204);
+  expect(queued()).toHaveLength(1);
+  expect(events().rows.get('msg_retry')?.state).toBe('queued');
+});
+
+it('answers 503 while the database is down (nothing taken: the provider delivers it again)', async () => {
+  events().down = true;
+  expect((await deliver(paid, 'msg_db_down')).status).toBe(503);
+  events().down = false;
+  expect(queued()).toEqual([]);
+  expect((await deliver(paid, 'msg_db_down')).status).toBe(204);
   expect(queued()).toHaveLength(1);
 });

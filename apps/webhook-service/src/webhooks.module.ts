@@ -8,15 +8,23 @@ import {
   Module,
   Post,
   Req,
+  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import type { Logger as PinoLogger } from 'pino';
 import { ProviderClient } from '@lpi/auth';
-import { RUNTIME_CONFIG, producerToken, type RuntimeConfig } from '@lpi/integration-runtime';
+import {
+  RUNTIME_CONFIG,
+  RecordsFactory,
+  producerToken,
+  type OutboxSweep,
+  type RuntimeConfig,
+} from '@lpi/integration-runtime';
 import type { Producer } from '@lpi/messaging';
 import { ServiceSecretSource } from '@lpi/secrets';
-import { requestIdOf } from '@lpi/service-bootstrap';
+import { SERVICE_LOGGER, requestIdOf } from '@lpi/service-bootstrap';
 import { WebhookSecret } from './webhook-secret';
-import { WebhookReceiver, type WebhookHeaders } from './webhooks.receiver';
+import { EVENT_COLUMNS, WebhookReceiver, type WebhookHeaders } from './webhooks.receiver';
 
 const WEBHOOK_URL = Symbol('WEBHOOK_PUBLIC_URL');
 
@@ -57,6 +65,27 @@ class WebhookRegistration implements OnApplicationBootstrap {
   }
 }
 
+/** Queues stored events that a crash or a Redis outage left unqueued. */
+@Injectable()
+class WebhookOutbox implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly sweep: OutboxSweep<'provider-events'>;
+
+  constructor(
+    @Inject(WebhookReceiver) receiver: WebhookReceiver,
+    @Inject(SERVICE_LOGGER) logger: PinoLogger,
+  ) {
+    this.sweep = receiver.outbox(logger);
+  }
+
+  onApplicationBootstrap(): void {
+    this.sweep.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.sweep.stop();
+  }
+}
+
 @Controller('webhooks')
 class WebhooksController {
   constructor(@Inject(WebhookReceiver) private readonly receiver: WebhookReceiver) {}
@@ -91,13 +120,23 @@ class WebhooksController {
     },
     {
       provide: WebhookReceiver,
-      inject: [WebhookSecret, producerToken('provider-events')],
-      useFactory: (secret: WebhookSecret, events: Producer<'provider-events'>) => {
+      inject: [WebhookSecret, producerToken('provider-events'), RecordsFactory],
+      useFactory: (
+        secret: WebhookSecret,
+        events: Producer<'provider-events'>,
+        records: RecordsFactory,
+      ) => {
         const logger = new Logger('Webhooks');
-        return new WebhookReceiver(secret, events, (m) => logger.warn(m));
+        return new WebhookReceiver(
+          secret,
+          events,
+          records.open('webhooks.events', EVENT_COLUMNS),
+          (m) => logger.warn(m),
+        );
       },
     },
     WebhookRegistration,
+    WebhookOutbox,
   ],
 })
 export class WebhooksModule {}

@@ -1,10 +1,20 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { enqueueRequest, providerWebhookEvent } from '@lpi/integration-runtime';
-import { findSecretShape, type JobData, type Producer } from '@lpi/messaging';
+import {
+  OutboxSweep,
+  enqueueRequest,
+  fingerprintOf,
+  orUnavailable,
+  providerWebhookEvent,
+  type RequestRecords,
+} from '@lpi/integration-runtime';
+import { findSecretShape, isRedisUnavailable, type JobData, type Producer } from '@lpi/messaging';
 import { AppError, tagActiveSpan } from '@lpi/service-bootstrap';
+import type { Logger } from 'pino';
 import type { WebhookSecret } from './webhook-secret';
 
-const REPLAY_WINDOW_MS = 10 * 60 * 1000; // > the 5 min timestamp tolerance
+/** The columns of `webhooks.events` an event's job is kept in (besides its webhook-id). */
+export const EVENT_COLUMNS = ['event_type', 'object_id', 'amount', 'currency'] as const;
+const jobIdOf = (webhookId: string) => `wh-${webhookId}`;
 
 export interface WebhookHeaders {
   'webhook-id'?: string;
@@ -15,19 +25,18 @@ export interface WebhookHeaders {
 export type Warn = (message: string) => void;
 
 /**
- * One delivery: signature and timestamp checked over the raw bytes; a replay (same
- * webhook-id within the window) acknowledged and dropped; a signed event we do not handle
- * (unknown shape, odd fields) acknowledged, logged and dropped (a 4xx would only make the
- * provider retry it for days); otherwise queued under its webhook-id.
+ * One delivery: signature and timestamp checked over the raw bytes; a signed event we do not
+ * handle (unknown shape, odd fields) acknowledged, logged and dropped (a 4xx would only make
+ * the provider retry it for days); otherwise stored under its webhook-id (`webhooks.events`,
+ * durable: a replay, on any replica and after any restart, is acknowledged and dropped) and
+ * queued. Redis away after the store is the outbox's problem, not the provider's.
  */
 export class WebhookReceiver {
-  private readonly seen = new Map<string, number>();
-
   constructor(
     private readonly secret: WebhookSecret,
     private readonly events: Producer<'provider-events'>,
+    private readonly records: RequestRecords,
     private readonly warn: Warn,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** `requestId`: the delivery's request id, the queued event's correlation id. */
@@ -62,38 +71,47 @@ export class WebhookReceiver {
         why,
       );
     }
-    this.expire();
-    if (this.seen.has(id)) {
-      this.warn(`webhook ${id} replayed: ignored`);
-      return 'ignored'; // 2xx: the provider must stop retrying, but nothing is enqueued twice
-    }
     const job = toJob(id, event);
     if (!job) {
       this.warn(`webhook ${id}: signed event of a shape this service does not handle: ignored`);
-      this.seen.set(id, this.now());
       return 'ignored';
     }
-    // the job id dedupes across replicas; an id counts as seen only once its event is queued,
-    // so a delivery that failed (Redis down: 503) is taken again when the provider retries
+    const fields: Record<string, unknown> = { ...job };
+    delete fields.webhook_id;
+    const { created, stored } = await orUnavailable(
+      this.records.record(id, fields),
+      'the event could not be stored; deliver it again',
+    );
+    if (!created && (stored.state !== 'received' || stored.fingerprint !== fingerprintOf(fields))) {
+      this.warn(`webhook ${id} replayed: ignored`);
+      return 'ignored'; // 2xx: the provider must stop retrying, but nothing is queued twice
+    }
     // its own trace: the payment's trace carries the same provider object id (ADR 0023)
     tagActiveSpan({ 'provider.object_id': job.object_id, 'webhook.event_type': job.event_type });
-    await enqueueRequest(this.events, job, `wh-${id}`, 'webhook-id', requestId);
-    this.seen.set(id, this.now());
+    try {
+      await enqueueRequest(this.events, job, jobIdOf(id), 'webhook-id', requestId);
+    } catch (err) {
+      if (!(err instanceof AppError && err.status === 503) && !isRedisUnavailable(err)) throw err;
+      return 'queued'; // stored: the outbox queues it when Redis is back
+    }
+    await this.records.markQueued(id).catch(() => undefined);
     return 'queued';
+  }
+
+  /** The sweep that queues stored events a crash or a Redis outage left unqueued. */
+  outbox(logger?: Logger): OutboxSweep<'provider-events'> {
+    return new OutboxSweep({
+      records: this.records,
+      producer: this.events,
+      toJob: (r) => ({ webhook_id: r.id, ...r.data }) as JobData<'provider-events'>,
+      jobIdOf,
+      logger,
+    });
   }
 
   private refuse(status: number, code: string, why: string): AppError {
     this.warn(`webhook refused (${code}): ${why}`);
     return new AppError(status, 'invalid_request_error', code, why);
-  }
-
-  private expire(): void {
-    const cutoff = this.now() - REPLAY_WINDOW_MS;
-    // insertion order is arrival order: stop at the first id still inside the window
-    for (const [id, at] of this.seen) {
-      if (at >= cutoff) break;
-      this.seen.delete(id);
-    }
   }
 }
 

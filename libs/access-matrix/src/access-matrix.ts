@@ -270,7 +270,7 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: [...COMMON_SECRET_FIELDS, 'webhook_secret'] },
     queues: { produces: ['provider-events'], consumes: [] },
-    database: { schema: 'webhooks', tables: { 'webhooks.events': ['SELECT', 'INSERT'] } },
+    database: { schema: 'webhooks', tables: { 'webhooks.events': ['SELECT', 'INSERT', 'UPDATE'] } },
     http: {
       port: 3104,
       routes: [

@@ -40,15 +40,19 @@ CREATE TABLE refunds.requests (
 );
 CREATE INDEX requests_unqueued ON refunds.requests (created_at) WHERE state = 'received';
 
--- webhook-service: every verified provider event, once per webhook-id
+-- webhook-service: every verified provider event, once per webhook-id, stored before it is queued
 CREATE TABLE webhooks.events (
-  webhook_id  text PRIMARY KEY,
+  id          text PRIMARY KEY,          -- the delivery's webhook-id
+  fingerprint text NOT NULL,
   event_type  text NOT NULL,
-  object_id   text,
+  object_id   text NOT NULL,
+  amount      bigint,
+  currency    text,
   state       text NOT NULL DEFAULT 'received' CHECK (state IN ('received', 'queued')),
-  received_at timestamptz NOT NULL DEFAULT now()
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX events_unqueued ON webhooks.events (received_at) WHERE state = 'received';
+CREATE INDEX events_unqueued ON webhooks.events (created_at) WHERE state = 'received';
 
 -- reporting-service: its own read model, fed by the events it consumes (upserts: a redelivered
 -- event changes nothing), and its mirror of the provider's transactions, read by cursor

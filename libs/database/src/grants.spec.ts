@@ -127,6 +127,6 @@ const updatableColumn = (table: string) =>
     : table.startsWith('reporting.') || table === 'webhooks.events'
       ? 'recorded_at'.replace(
           /recorded_at/,
-          table === 'webhooks.events' ? 'received_at' : 'recorded_at',
+          table === 'webhooks.events' ? 'updated_at' : 'recorded_at',
         )
       : 'state';

@@ -9,9 +9,11 @@ import {
   type JobStatus,
   type Producer,
 } from '@lpi/messaging';
+import { Database } from '@lpi/database';
 import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
 import { Consumers, JobStatusReader, producerToken } from './messaging.module';
+import { MemoryRequestRecords, RecordsFactory } from './records';
 import { PROVIDER_JOB_OPTIONS, RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
 
 export type FakeProvider = (req: ProviderRequest) => Promise<ProviderResponse<unknown>>;
@@ -20,16 +22,20 @@ export type FakeProvider = (req: ProviderRequest) => Promise<ProviderResponse<un
  * In-memory ports for a service's unit specs, behind the same injection tokens as
  * `IntegrationRuntimeModule`: producers that keep what was added (and refuse a reused id
  * with another payload, as Redis does), a job-status table, the registered handlers, a
- * scripted provider and a fixed secret. `redisDown` makes every queue call fail as an
- * unreachable Redis does.
+ * scripted provider, a fixed secret and in-memory request records. `redisDown` makes every
+ * queue call fail as an unreachable Redis does.
  */
 export class FakeRuntime {
   readonly added = new Map<QueueName, { data: unknown; options: AddOptions }[]>();
   readonly jobs = new Map<string, JobStatus>();
   readonly handlers = new Map<QueueName, JobHandler<QueueName>>();
   readonly providerCalls: ProviderRequest[] = [];
+  /** the in-memory records each endpoint stores into, by table */
+  readonly records = new Map<string, MemoryRequestRecords>();
   redisDown = false;
   secret: ServiceSecret;
+  /** a real database for a feature whose queries are the point (reporting); none by default */
+  database?: Database;
 
   constructor(
     readonly service: ServiceName,
@@ -103,6 +109,17 @@ export class FakeRuntime {
         provide: ServiceSecretSource,
         useValue: { current: () => this.secret, watch: () => () => undefined },
       },
+      {
+        provide: RecordsFactory,
+        useValue: {
+          open: (table: string, columns: readonly string[]) => {
+            const records = this.records.get(table) ?? new MemoryRequestRecords(columns);
+            this.records.set(table, records);
+            return records;
+          },
+        } satisfies RecordsFactory,
+      },
+      { provide: Database, useFactory: () => this.database },
     ];
     return {
       module: FakeRuntimeModule,

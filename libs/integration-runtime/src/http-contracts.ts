@@ -62,6 +62,8 @@ export const PAYMENTS: RequestResource<'payments', PaymentRequest> = {
   notFoundCode: 'payment_not_found',
   body: paymentRequest,
   toJob: (payment_id, input) => ({ payment_id, ...input }),
+  table: 'payments.requests',
+  columns: ['amount', 'currency', 'description'],
 };
 
 /** POST /refunds and GET /refunds/:id (refund-service). */
@@ -74,16 +76,21 @@ export const REFUNDS: RequestResource<'refunds', RefundRequest> = {
   notFoundCode: 'refund_not_found',
   body: refundRequest,
   toJob: (refund_id, input) => ({ refund_id, ...input }),
+  table: 'refunds.requests',
+  columns: ['provider_payment_id', 'amount', 'currency', 'reason'],
 };
 
 const count = z.number().int().nonnegative();
-const totals = z.strictObject({ count, amount: z.number().int() });
+const byCurrency = z.record(z.string().regex(/^[A-Z]{3}$/), z.number().int()).meta({
+  description: 'minor units per ISO 4217 currency: amounts of different currencies never add up',
+});
+const totals = z.strictObject({ count, by_currency: byCurrency });
 
 /** GET /reports/summary: our own results reconciled against the provider's transactions. */
 export const reportSummary = z.strictObject({
   payments: totals,
   refunds: totals,
-  provider: z.strictObject({ transactions: count, net_amount: z.number().int() }),
+  provider: z.strictObject({ transactions: count, net_by_currency: byCurrency }),
   provider_events_received: count,
   reconciled: z
     .boolean()
@@ -156,26 +163,26 @@ function requestResourceRoutes(
   const noun = resource.path.replace(/s$/, '');
   return {
     [routeKey({ method: 'POST', path: `/${resource.path}` })]: {
-      summary: `Request a ${noun}; it is queued under the id its Idempotency-Key names`,
+      summary: `Request a ${noun}; it is stored, then queued, under the id its Idempotency-Key names`,
       body: { name: names.request, schema: resource.body },
       idempotencyKey: true,
       success: {
         status: 202,
-        description: `accepted and queued; a retry with the same key and body answers where the first request stands`,
+        description: `stored and queued; a retry with the same key and body answers where the first request stands`,
         body: { name: names.view, schema: view },
       },
       errors: {
         400: ['idempotency_key_required', 'invalid_parameters', 'sensitive_value_refused'],
         409: ['idempotency_key_reused'],
         415: ['unsupported_media_type'],
-        503: ['queue_unavailable'],
+        503: ['database_unavailable'],
       },
     },
     [routeKey({ method: 'GET', path: `/${resource.path}/:id` })]: {
       summary: `Where a ${noun} request stands`,
       params: { id: businessId(resource.idPrefix) },
       success: { status: 200, description: 'found', body: { name: names.view, schema: view } },
-      errors: { 404: [resource.notFoundCode], 503: ['queue_unavailable'] },
+      errors: { 404: [resource.notFoundCode], 503: ['database_unavailable'] },
     },
   };
 }
@@ -200,7 +207,7 @@ export const HTTP_CONTRACTS: Record<ServiceName, Record<string, RouteContract>> 
         description: 'the summary',
         body: { name: 'ReportSummary', schema: reportSummary },
       },
-      errors: { 503: ['provider_unavailable', 'provider_rate_limited'] },
+      errors: { 503: ['provider_unavailable', 'provider_rate_limited', 'database_unavailable'] },
     },
   },
   'webhook-service': {
@@ -215,7 +222,7 @@ export const HTTP_CONTRACTS: Record<ServiceName, Record<string, RouteContract>> 
       errors: {
         400: ['webhook_unsigned', 'webhook_id_invalid', 'webhook_no_body'],
         401: ['webhook_signature_invalid', 'webhook_stale'],
-        503: ['queue_unavailable'],
+        503: ['database_unavailable'],
       },
     },
   },

@@ -11,3 +11,5 @@ export * from './fake-runtime';
 export * from './settings.config';
 export * from './http-contracts';
 export * from './openapi';
+export * from './records';
+export * from './outbox';

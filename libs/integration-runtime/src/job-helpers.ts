@@ -3,6 +3,8 @@ import type { QueueName } from '@lpi/access-matrix';
 import type { ProviderClient, ProviderRequest } from '@lpi/auth';
 import {
   MessagingError,
+  PermanentJobError,
+  RescheduleJobError,
   isRedisUnavailable,
   type JobData,
   type JobStatus,
@@ -10,6 +12,7 @@ import {
 } from '@lpi/messaging';
 import { AppError, badRequest } from '@lpi/service-bootstrap';
 import { toJobError } from './provider-outcome';
+import type { RequestRecords } from './records';
 
 /** What an Idempotency-Key may be: 1-255 printable ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -102,3 +105,31 @@ export const providerLimiter = (requestsPerMinute: number) => ({
   max: 1,
   durationMs: Math.ceil(60_000 / requestsPerMinute),
 });
+
+/**
+ * Runs a request's job and settles its stored record: `succeeded` with the provider's id
+ * before the job reports success (a failed write retries the job; the provider key makes
+ * the retry free), `failed` when the job fails for good (a refusal, or the last attempt).
+ */
+export async function settleRequest(
+  records: Pick<RequestRecords, 'settle'>,
+  id: string,
+  job: { attemptsMade: number; attempts: number },
+  charge: () => Promise<string>,
+): Promise<string> {
+  let providerId: string;
+  try {
+    providerId = await charge();
+  } catch (err) {
+    const final =
+      err instanceof PermanentJobError ||
+      (!(err instanceof RescheduleJobError) && job.attemptsMade + 1 >= job.attempts);
+    if (final)
+      await records
+        .settle(id, { state: 'failed', failureCode: String((err as Error).message).slice(0, 64) })
+        .catch(() => undefined); // the job's own failed state still tells
+    throw err;
+  }
+  await records.settle(id, { state: 'succeeded', providerId });
+  return providerId;
+}

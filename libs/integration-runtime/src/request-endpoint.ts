@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Body,
   Controller,
   type DynamicModule,
@@ -6,17 +7,34 @@ import {
   Headers,
   HttpCode,
   Inject,
+  Injectable,
   Module,
+  type OnApplicationBootstrap,
   Param,
   Post,
   Req,
 } from '@nestjs/common';
 import type { ZodType } from 'zod';
-import type { QueueName } from '@lpi/access-matrix';
-import { findSecretShape, type JobData, type JobResult, type Producer } from '@lpi/messaging';
-import { AppError, badRequest, parseInput, requestIdOf } from '@lpi/service-bootstrap';
-import { businessIdFor, enqueueRequest, requestStatus, requireIdempotencyKey } from './job-helpers';
-import { JobStatusReader, producerToken } from './messaging.module';
+import type { Logger } from 'pino';
+import type { QueueName, TableName } from '@lpi/access-matrix';
+import { findSecretShape, isRedisUnavailable, type JobData, type Producer } from '@lpi/messaging';
+import {
+  AppError,
+  SERVICE_LOGGER,
+  badRequest,
+  parseInput,
+  requestIdOf,
+} from '@lpi/service-bootstrap';
+import { businessIdFor, enqueueRequest, requireIdempotencyKey } from './job-helpers';
+import { producerToken } from './messaging.module';
+import { OutboxSweep } from './outbox';
+import {
+  RecordsFactory,
+  fingerprintOf,
+  orUnavailable,
+  type RequestRecords,
+  type StoredRecord,
+} from './records';
 
 /** A client-facing resource whose creation is a queued job: payments, refunds. */
 export interface RequestResource<Q extends QueueName, B> {
@@ -32,6 +50,10 @@ export interface RequestResource<Q extends QueueName, B> {
   notFoundCode: string;
   body: ZodType<B>;
   toJob(id: string, input: B): JobData<Q>;
+  /** The service's own table the request is stored in before it is queued. */
+  table: TableName;
+  /** The job data's fields (besides the id) that table keeps, one column each. */
+  columns: readonly string[];
 }
 
 export type RequestView = Record<string, string | number | boolean | undefined>;
@@ -39,9 +61,11 @@ export type RequestView = Record<string, string | number | boolean | undefined>;
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 /**
- * POST: Idempotency-Key required -> JSON body validated -> business id derived from the
- * key -> enqueued under it (a retry is the same job; the key with another body is a 409;
- * Redis down is a 503). GET: the status read from the job, the same on every replica.
+ * POST: Idempotency-Key required -> JSON body validated -> business id derived from the key ->
+ * stored in the service's own table (the same key with another body is a 409) -> queued under
+ * that id. Redis away after the store is not the client's problem: the record is durable and
+ * the outbox sweep queues it. GET: the status from the table, the same on every replica and
+ * after the job is gone. PostgreSQL away is a 503 (nothing accepted; a retry is safe).
  */
 export class RequestEndpoint<Q extends QueueName, B> {
   private readonly idPattern: RegExp;
@@ -49,7 +73,8 @@ export class RequestEndpoint<Q extends QueueName, B> {
   constructor(
     private readonly resource: RequestResource<Q, B>,
     private readonly producer: Producer<Q>,
-    private readonly jobs: JobStatusReader,
+    readonly records: RequestRecords,
+    private readonly logger?: Pick<Logger, 'warn'>,
   ) {
     this.idPattern = new RegExp(`^${resource.idPrefix}_[A-Za-z0-9_-]{24}$`);
   }
@@ -60,7 +85,7 @@ export class RequestEndpoint<Q extends QueueName, B> {
     body: unknown,
     requestId?: string,
   ): Promise<RequestView> {
-    const { path, idPrefix, idField } = this.resource;
+    const { path, idPrefix } = this.resource;
     const idempotencyKey = requireIdempotencyKey(key, `POST /${path}`);
     if (!JSON_TYPE.test(contentType ?? ''))
       throw new AppError(
@@ -72,27 +97,31 @@ export class RequestEndpoint<Q extends QueueName, B> {
     const input = parseInput(this.resource.body, body);
     refuseSecretShapes(input);
     const id = businessIdFor(idPrefix, idempotencyKey);
-    const { created } = await enqueueRequest(
-      this.producer,
-      this.resource.toJob(id, input),
-      id,
-      'Idempotency-Key',
-      requestId,
+    const job = this.resource.toJob(id, input);
+    const fields = this.fieldsOf(job);
+    const { created, stored } = await orUnavailable(
+      this.records.record(id, fields),
+      'the request could not be stored; retry it with the same Idempotency-Key',
     );
+    if (!created && stored.fingerprint !== fingerprintOf(fields))
+      throw new AppError(
+        409,
+        'conflict_error',
+        'idempotency_key_reused',
+        'this Idempotency-Key was already used with a different request body',
+      );
+    if (stored.state === 'received') await this.queue(job, id, requestId);
     // a retried request reports where the first one stands now
-    return (created ? undefined : await this.find(id)) ?? { [idField]: id, status: 'queued' };
+    return created ? this.view({ ...stored, state: 'queued' }) : this.view(stored);
   }
 
   async find(id: string): Promise<RequestView | undefined> {
     if (!this.idPattern.test(id)) return undefined;
-    const s = await requestStatus(this.jobs, this.resource.queue, id);
-    if (!s) return undefined;
-    const result: JobResult = s.result ?? {};
-    return {
-      [this.resource.idField]: id,
-      status: s.state,
-      [this.resource.resultField]: result[this.resource.resultField],
-    };
+    const stored = await orUnavailable(
+      this.records.find(id),
+      'the status cannot be read right now; retry shortly',
+    );
+    return stored && this.view(stored);
   }
 
   async get(id: string): Promise<RequestView> {
@@ -105,6 +134,45 @@ export class RequestEndpoint<Q extends QueueName, B> {
         `no ${this.resource.path.replace(/s$/, '')} ${id}`,
       );
     return found;
+  }
+
+  /** The sweep that queues what a crash or a Redis outage left stored but not queued. */
+  outbox(logger?: Logger): OutboxSweep<Q> {
+    const { idField } = this.resource;
+    return new OutboxSweep({
+      records: this.records,
+      producer: this.producer,
+      toJob: (r) => ({ [idField]: r.id, ...r.data }) as JobData<Q>,
+      jobIdOf: (id) => id,
+      logger,
+    });
+  }
+
+  private async queue(job: JobData<Q>, id: string, requestId?: string): Promise<void> {
+    try {
+      await enqueueRequest(this.producer, job, id, 'Idempotency-Key', requestId);
+    } catch (err) {
+      if (!(err instanceof AppError && err.status === 503) && !isRedisUnavailable(err)) throw err;
+      this.logger?.warn({ id }, 'stored, not queued yet (Redis unavailable): the outbox queues it');
+      return;
+    }
+    // a failure here leaves it `received`: the sweep adds it again under the same job id
+    await this.records.markQueued(id).catch(() => undefined);
+  }
+
+  private fieldsOf(job: JobData<Q>): Record<string, unknown> {
+    const fields: Record<string, unknown> = { ...(job as Record<string, unknown>) };
+    delete fields[this.resource.idField];
+    return fields;
+  }
+
+  private view(stored: StoredRecord): RequestView {
+    const status = stored.state === 'received' ? 'queued' : stored.state;
+    return {
+      [this.resource.idField]: stored.id,
+      status,
+      [this.resource.resultField]: stored.providerId,
+    };
   }
 }
 
@@ -120,6 +188,9 @@ export function refuseSecretShapes(input: unknown): void {
       `${hit.path.replace(/^body\./, '')} looks like ${hit.shape}; such values are not accepted here (requests are stored in plain text): remove it`,
     );
 }
+
+/** Where a job handler finds the records its endpoint stores (to settle them). */
+export const recordsToken = (table: TableName): string => `records:${table}`;
 
 /** One module serving `POST /<path>` and `GET /<path>/:id` for a queued resource. */
 export function requestEndpointModule<Q extends QueueName, B>(
@@ -148,6 +219,23 @@ export function requestEndpointModule<Q extends QueueName, B>(
     }
   }
 
+  @Injectable()
+  class OutboxLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+    private readonly sweep: OutboxSweep<Q>;
+    constructor(
+      @Inject(ENDPOINT) endpoint: RequestEndpoint<Q, B>,
+      @Inject(SERVICE_LOGGER) logger: Logger,
+    ) {
+      this.sweep = endpoint.outbox(logger);
+    }
+    onApplicationBootstrap(): void {
+      this.sweep.start();
+    }
+    async beforeApplicationShutdown(): Promise<void> {
+      await this.sweep.stop();
+    }
+  }
+
   @Module({})
   class RequestEndpointModule {}
 
@@ -157,10 +245,22 @@ export function requestEndpointModule<Q extends QueueName, B>(
     providers: [
       {
         provide: ENDPOINT,
-        inject: [producerToken(resource.queue), JobStatusReader],
-        useFactory: (producer: Producer<Q>, jobs: JobStatusReader) =>
-          new RequestEndpoint(resource, producer, jobs),
+        inject: [producerToken(resource.queue), RecordsFactory, SERVICE_LOGGER],
+        useFactory: (producer: Producer<Q>, records: RecordsFactory, logger: Logger) =>
+          new RequestEndpoint(
+            resource,
+            producer,
+            records.open(resource.table, resource.columns),
+            logger,
+          ),
       },
+      {
+        provide: recordsToken(resource.table),
+        inject: [ENDPOINT],
+        useFactory: (e: RequestEndpoint<Q, B>) => e.records,
+      },
+      OutboxLifecycle,
     ],
+    exports: [recordsToken(resource.table)],
   };
 }

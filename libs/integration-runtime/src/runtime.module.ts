@@ -1,11 +1,13 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { ServiceName } from '@lpi/access-matrix';
 import { CallerAuthModule } from '@lpi/auth';
+import { Database, DatabaseModule } from '@lpi/database';
 import { SecretsModule } from '@lpi/secrets';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
 import { MessagingModule } from './messaging.module';
 import { OpenApiController } from './openapi.controller';
 import { ProviderModule } from './provider.module';
+import { RecordsFactory, SqlRequestRecords } from './records';
 import { readRuntimeConfig, type RuntimeConfig } from './runtime.config';
 import { RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
 import { refuseSettingsNoServiceReads } from './settings.config';
@@ -17,8 +19,8 @@ class RuntimeConfigModule {}
 /**
  * The identity chain every integration service runs on, as Nest modules that own their
  * objects: its settings (read and validated once) -> its own Vault session and secret ->
- * its OAuth credential and client certificate (token manager, `ProviderClient`) and its
- * Redis password (queues). Start-up fails if any link does. Features inject the narrow
+ * its OAuth credential and client certificate (token manager, `ProviderClient`), its
+ * Redis password (queues) and its short-lived database login (`Database`, `RecordsFactory`). Start-up fails if any link does. Features inject the narrow
  * pieces they use: `ProviderClient`, a `Producer` (`producerToken(queue)`), `Consumers`,
  * `JobStatusReader`, `ServiceSecretSource`, `RUNTIME_CONFIG`.
  */
@@ -48,6 +50,7 @@ export class IntegrationRuntimeModule {
     });
     const secrets = SecretsModule.forService(service);
     const messaging = MessagingModule.forService(service);
+    const database = DatabaseModule.forService(service);
     return {
       module: IntegrationRuntimeModule,
       // every route: its declared callers only, with their short-lived tokens (ADR 0014)
@@ -57,11 +60,21 @@ export class IntegrationRuntimeModule {
         secrets,
         ProviderModule,
         messaging,
+        database,
         CallerAuthModule.forService(service),
       ],
       // GET /openapi.json: the service's API description (a public route, ADR 0024)
       controllers: [OpenApiController],
-      exports: [config, secrets, ProviderModule, messaging],
+      providers: [
+        {
+          provide: RecordsFactory,
+          inject: [Database],
+          useFactory: (db: Database): RecordsFactory => ({
+            open: (table, columns) => new SqlRequestRecords(db, table, columns),
+          }),
+        },
+      ],
+      exports: [config, secrets, ProviderModule, messaging, database, RecordsFactory],
     };
   }
 }

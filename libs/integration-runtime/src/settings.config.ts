@@ -1,4 +1,5 @@
 import { CALLER_AUTH_SETTING_NAMES } from '@lpi/auth';
+import { DATABASE_SETTING_NAMES } from '@lpi/database';
 import { SECRETS_SETTING_NAMES } from '@lpi/secrets';
 import { TRACING_SETTING_NAMES, refuseUnknownSettings } from '@lpi/service-bootstrap';
 import { RUNTIME_SETTING_NAMES } from './runtime.config';
@@ -12,6 +13,7 @@ export const SERVICE_SETTING_NAMES: readonly string[] = [
   ...new Set([
     ...RUNTIME_SETTING_NAMES,
     ...SECRETS_SETTING_NAMES,
+    ...DATABASE_SETTING_NAMES,
     ...CALLER_AUTH_SETTING_NAMES,
     ...TRACING_SETTING_NAMES,
   ]),

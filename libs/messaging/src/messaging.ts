@@ -99,7 +99,7 @@ export type JobResult = Record<string, string | number | boolean>;
 
 export type JobHandler<Q extends QueueName> = (
   envelope: Envelope<Q>,
-  job: { id: string; attemptsMade: number; attemptsStarted: number },
+  job: { id: string; attemptsMade: number; attemptsStarted: number; attempts: number },
 ) => Promise<JobResult | void>;
 
 /** Where a job stands, as the service's own API tells its callers; the same on every replica. */
@@ -328,6 +328,7 @@ export class Messaging {
               id: jobId,
               attemptsMade: job.attemptsMade,
               attemptsStarted: job.attemptsStarted,
+              attempts: job.opts.attempts ?? 1,
             });
             log({ event: 'succeeded', durationMs: Math.round(performance.now() - startedAt) });
             return result;
