@@ -259,3 +259,49 @@ describe('TokenManager (stub endpoint, fake clock)', () => {
     expect(text).toMatch(/lpi_token_seconds_to_expiry\{client="provider"\} 900/);
   });
 });
+
+describe('TokenManager hit path (monotonic clock: a timer ends each hot entry)', () => {
+  beforeEach(() =>
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }),
+  );
+  afterEach(() => jest.useRealTimers());
+  const flush = () => new Promise((r) => setImmediate(r));
+
+  it('serves one settled promise until the refresh time, then renews in the background', async () => {
+    const { calls, fetchImpl } = stubEndpoint(() => ok(900));
+    const tm = manager(fetchImpl, undefined as unknown as Clock); // the default monotonic clock
+    const first = await tm.getToken('provider');
+    const hit = tm.getToken('provider');
+    expect(tm.getToken('provider')).toBe(hit); // nothing allocated per hit
+    expect(await hit).toBe(first);
+    jest.advanceTimersByTime(749_000); // refresh time: 840 s - 120 s + 30 s jitter = 750 s
+    expect(await tm.getToken('provider')).toBe(first);
+    expect(calls).toHaveLength(1);
+    jest.advanceTimersByTime(2_000);
+    expect(await tm.getToken('provider')).toBe(first); // due: served while renewing
+    await flush();
+    expect(calls).toHaveLength(2);
+    const second = await tm.getToken('provider');
+    expect(second.value).not.toBe(first.value);
+    expect(tm.getToken('provider')).toBe(tm.getToken('provider'));
+    const text = await tm.metrics.registry.metrics();
+    expect(text).toMatch(/lpi_token_cache_hits_total\{client="provider"\} 7/);
+    tm.close();
+  });
+
+  it('stops serving an invalidated token and a rotated credential at once', async () => {
+    const { calls, fetchImpl } = stubEndpoint(() => ok(900));
+    const credentials = new CredentialSet({ clientId: 'payment-service', clientSecret: 's-1' });
+    const clients = [{ name: 'provider', credentials, scopes: ['payments:write'] }];
+    const tm = manager(fetchImpl, undefined as unknown as Clock, {}, { clients });
+    const first = await tm.getToken('provider');
+    tm.invalidate('provider', first.value);
+    const second = await tm.getToken('provider');
+    expect(second.value).not.toBe(first.value);
+    credentials.update({ clientId: 'payment-service', clientSecret: 's-2' });
+    const third = await tm.getToken('provider');
+    expect(third.value).not.toBe(second.value);
+    expect(calls).toHaveLength(3);
+    tm.close();
+  });
+});

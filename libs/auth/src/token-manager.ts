@@ -54,6 +54,8 @@ export interface AccessToken {
 
 interface CacheEntry {
   token: AccessToken;
+  /** The token as an already settled promise, made once: a cache hit allocates nothing. */
+  served: Promise<AccessToken>;
   expiresAt: number;
   refreshAt: number;
   hardAt: number;
@@ -69,6 +71,13 @@ interface ClientState {
   cache: TokenCache<CacheEntry>;
   defaultScopes: string[];
   defaultKey: string;
+  /**
+   * The default-scope entry while it is before its refresh time: what a hit returns. With the
+   * monotonic clock a timer at the refresh time clears it (the hit reads no clock); with an
+   * injected clock the hit compares that clock (ADR 0029).
+   */
+  hot?: CacheEntry;
+  hotTimer?: NodeJS.Timeout;
   hits: number;
   refusedUntil?: { until: number; error: AuthError };
 }
@@ -90,10 +99,13 @@ export class TokenManager {
   private readonly random: () => number;
   readonly metrics: TokenMetrics;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Hot entries expire by timer (monotonic clock) instead of a clock read per hit. */
+  private readonly timedHot: boolean;
   private closed = false;
 
   constructor(private readonly options: TokenManagerOptions) {
     this.clock = options.clock ?? monotonicClock;
+    this.timedHot = this.clock === monotonicClock;
     this.random = options.random ?? Math.random;
     this.metrics = options.metrics ?? new TokenMetrics();
     for (const c of options.clients) {
@@ -126,8 +138,31 @@ export class TokenManager {
     );
   }
 
-  /** A token for the named client. Served from the cache unless it is inside the hard buffer. */
-  async getToken(
+  /**
+   * A token for the named client. Served from the cache unless it is inside the hard buffer.
+   * The hit path (default scopes, before the refresh time) is one map lookup and returns the
+   * entry's settled promise: no allocation, no clock read with the monotonic clock.
+   */
+  getToken(
+    name: string,
+    override?: { scopes?: readonly string[]; resource?: string },
+  ): Promise<AccessToken> {
+    const state = this.clients.get(name);
+    if (state !== undefined && override === undefined) {
+      const hot = state.hot;
+      if (
+        hot !== undefined &&
+        hot.credentialVersion === state.config.credentials.version &&
+        (this.timedHot || this.clock.now() < hot.refreshAt)
+      ) {
+        state.hits += 1;
+        return hot.served;
+      }
+    }
+    return this.lookupOrRenew(name, override);
+  }
+
+  private async lookupOrRenew(
     name: string,
     override?: { scopes?: readonly string[]; resource?: string },
   ): Promise<AccessToken> {
@@ -145,6 +180,7 @@ export class TokenManager {
     if (hit) {
       state.hits += 1;
       if (hit.due) void this.renew(state, key, scopes, resource, 'background');
+      else if (state.hot === undefined && !this.closed) this.heat(state, key, hit.entry);
       return hit.entry.token;
     }
     const kind = state.cache.entries.has(key) ? 'hard' : 'initial';
@@ -159,6 +195,7 @@ export class TokenManager {
     const state = this.state(name);
     for (const [key, entry] of state.cache.entries)
       if (entry.token.value === token) state.cache.entries.delete(key);
+    if (state.hot?.token.value === token) this.cool(state);
   }
 
   /** The mTLS agent for the client's current certificate (the provider client uses it too). */
@@ -170,7 +207,35 @@ export class TokenManager {
   close(): void {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    for (const s of this.clients.values()) for (const a of s.agents.values()) void a.close();
+    for (const s of this.clients.values()) {
+      this.cool(s);
+      for (const a of s.agents.values()) void a.close();
+    }
+  }
+
+  /** `entry` becomes what a default-scope hit returns, until its refresh time. */
+  private heat(state: ClientState, key: string, entry: CacheEntry): void {
+    const left = entry.refreshAt - this.clock.now();
+    if (key !== state.defaultKey || !(left > 0)) return;
+    this.cool(state);
+    state.hot = entry;
+    if (!this.timedHot) return;
+    // capped at setTimeout's limit (~24.8 days): an early timer only means one slow-path hit
+    const timer = setTimeout(
+      () => {
+        if (state.hot === entry) this.cool(state);
+      },
+      Math.min(left, 2 ** 31 - 1),
+    );
+    timer.unref();
+    state.hotTimer = timer;
+  }
+
+  /** Hits take the full path (which starts a due renewal) until `heat` again. */
+  private cool(state: ClientState): void {
+    state.hot = undefined;
+    if (state.hotTimer) clearTimeout(state.hotTimer);
+    state.hotTimer = undefined;
   }
 
   private state(name: string): ClientState {
@@ -216,6 +281,7 @@ export class TokenManager {
       try {
         const entry = await this.requestToken(state, key, scopes, resource);
         state.cache.entries.set(key, entry);
+        if (!this.closed) this.heat(state, key, entry);
         state.refusedUntil = undefined;
         return entry.token;
       } catch (err) {
@@ -268,6 +334,7 @@ export class TokenManager {
       this.timers.delete(timer);
       const entry = state.cache.entries.get(key);
       if (entry) entry.refreshAt = this.clock.now(); // next caller triggers a background renew
+      if (state.hot === entry) this.cool(state);
     }, delayMs);
     timer.unref();
     this.timers.add(timer);
@@ -326,8 +393,14 @@ export class TokenManager {
       { client: name, expires_in: expiresIn, scope: response.scope },
       'token issued',
     );
+    const token = {
+      value: response.access_token,
+      scope: response.scope ?? scopes.join(' '),
+      expiresAt,
+    };
     return {
-      token: { value: response.access_token, scope: response.scope ?? scopes.join(' '), expiresAt },
+      token,
+      served: Promise.resolve(token),
       expiresAt,
       hardAt,
       refreshAt,
