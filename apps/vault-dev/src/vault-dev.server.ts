@@ -27,7 +27,7 @@ import { mountAccessor, SysBackend, type AuthEntry, type MountEntry } from './ba
 import { TokenBackend } from './backends/token';
 import { logicalPath, MAX_REQUEST_BYTES, readJson, RequestTooLarge } from './request';
 import { Acl, DEFAULT_POLICY, parsePolicy, type PathRule } from './policy';
-import { SecretLeases } from './secret-leases';
+import { SecretLeases, type RevokeRetry } from './secret-leases';
 import { TokenStore, type Token } from './token-store';
 
 /**
@@ -51,6 +51,8 @@ export interface VaultDevOptions {
   apiAddr?: string;
   /** a listener's `max_request_size`: larger bodies are refused with 413 (default 32 MiB) */
   maxRequestBytes?: number;
+  /** failed lease revocations: attempts and backoff base (Vault: 6 attempts from 10 s) */
+  revokeRetry?: RevokeRetry;
 }
 
 export class VaultDev {
@@ -85,7 +87,7 @@ export class VaultDev {
     const identity = new IdentityStore(this.now);
     this.tokens = new TokenStore(this.now, (v) => this.onIssued(v));
     const authMount = (path: string) => () => this.authMount(path);
-    this.leases = new SecretLeases(this.tokens, this.now);
+    this.leases = new SecretLeases(this.tokens, this.now, options.revokeRetry);
     this.database = new DatabaseBackend({
       leases: this.leases,
       now: this.now,

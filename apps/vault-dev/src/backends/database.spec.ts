@@ -86,7 +86,10 @@ beforeAll(async () => {
     CREATE ROLE vault_admin LOGIN CREATEROLE PASSWORD '${ADMIN_PASSWORD}';
     GRANT svc_group TO vault_admin WITH ADMIN OPTION;
   `);
-  vault = new VaultDev({ onIssued: (v) => issued.push(...v) });
+  vault = new VaultDev({
+    onIssued: (v) => issued.push(...v),
+    revokeRetry: { attempts: 6, baseMs: 200 },
+  });
   server = await vault.listen(0);
   addr = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await call('POST', 'sys/auth/approle', root(), { type: 'approle' });
@@ -134,7 +137,9 @@ describe('mount and config', () => {
     });
     expect(JSON.stringify(read.body)).not.toContain(ADMIN_PASSWORD);
     expect(issued).toContain(ADMIN_PASSWORD);
-    expect((await call('GET', 'database/config?list=true', root())).body.data.keys).toEqual(['lpi']);
+    expect((await call('GET', 'database/config?list=true', root())).body.data.keys).toEqual([
+      'lpi',
+    ]);
   });
 
   it('warns about a password in the URL and redacts it on read', async () => {
@@ -370,5 +375,63 @@ describe('database/creds', () => {
     const prefix = await call('POST', 'sys/leases/revoke-prefix/database/creds/other-glob', root());
     expect(prefix.status).toBe(204);
     expect(await pgRole(a.body.data.username)).toBeUndefined();
+  });
+
+  it('without revocation statements runs the default revocation, which a group setup fails (gotcha 17)', async () => {
+    await role('other-default', { revocation_statements: [] });
+    const res = await creds(root(), 'other-default');
+    const stored = await call('GET', 'database/roles/other-default', root());
+    expect(stored.body.data.revocation_statements).toEqual([]);
+    const revoke = await call('POST', 'sys/leases/revoke', root(), { lease_id: res.body.lease_id });
+    expect(revoke.status).toBe(400);
+    expect(revoke.body.errors[0]).toMatch(/^failed to revoke entry: .*permission denied/);
+    expect(await pgRole(res.body.data.username)).toBeDefined();
+    // as a superuser's config would: the default path revokes, then drops
+    const su = await pg.admin();
+    await su.query('ALTER ROLE vault_admin SUPERUSER');
+    try {
+      const again = await call('POST', 'sys/leases/revoke', root(), {
+        lease_id: res.body.lease_id,
+      });
+      expect(again.status).toBe(204);
+      expect(await pgRole(res.body.data.username)).toBeUndefined();
+    } finally {
+      await su.query('ALTER ROLE vault_admin NOSUPERUSER');
+    }
+  });
+
+  it('keeps a lease whose revocation fails, and retries it in the background', async () => {
+    await role('other-stuck', {
+      revocation_statements: 'DELETE FROM no_such_table; DROP ROLE IF EXISTS "{{name}}";',
+      default_ttl: 1,
+      max_ttl: 60,
+    });
+    const res = await creds(root(), 'other-stuck');
+    const leaseId = res.body.lease_id as string;
+    const sync = await call('POST', 'sys/leases/revoke', root(), { lease_id: leaseId });
+    expect(sync.status).toBe(400);
+    expect(sync.body.errors[0]).toMatch(
+      /^failed to revoke entry: .*relation "no_such_table" does not exist/,
+    );
+    expect(await pgRole(res.body.data.username)).toBeDefined();
+    // the lease expires; its revocation fails and is retried with backoff
+    await until('the lease to expire', async () => {
+      const lookup = await call('POST', 'sys/leases/lookup', root(), { lease_id: leaseId });
+      return lookup.body.data.renewable === false;
+    });
+    const renew = await call('POST', 'sys/leases/renew', root(), { lease_id: leaseId });
+    expect(renew.body).toEqual({ errors: ['lease expired'] });
+    expect((await call('GET', 'sys/health')).status).toBe(200);
+    await role('other-stuck', { revocation_statements: DROP, default_ttl: 1, max_ttl: 60 });
+    await until('a retry to succeed', async () => !(await pgRole(res.body.data.username)));
+    const lookup = await call('POST', 'sys/leases/lookup', root(), { lease_id: leaseId });
+    expect(lookup.body).toEqual({ errors: ['invalid lease'] });
+  });
+
+  it('disabling the mount revokes its leases', async () => {
+    const res = await creds(root(), 'other-glob');
+    expect((await call('DELETE', 'sys/mounts/database', root())).status).toBe(204);
+    expect(await pgRole(res.body.data.username)).toBeUndefined();
+    expect((await creds(root(), 'other-glob')).status).toBe(404);
   });
 });
