@@ -307,9 +307,9 @@ describe('database/creds', () => {
     await role('svc-short', { default_ttl: 1, max_ttl: 1 });
     const res = await creds(root(), 'svc-short');
     expect(res.status).toBe(500); // not in allowed_roles: svc,other*
-    await role('other-short', { default_ttl: 1, max_ttl: 1 });
+    await role('other-short', { default_ttl: 2, max_ttl: 2 });
     const short = await creds(root(), 'other-short');
-    expect(short.body.lease_duration).toBe(1);
+    expect(short.body.lease_duration).toBe(2);
     expect(short.body.data.username).toMatch(/^v-root-other-sh-/);
     expect(await pgRole(short.body.data.username)).toBeDefined();
     await until('the expiry revocation', async () => !(await pgRole(short.body.data.username)));
@@ -327,8 +327,8 @@ describe('database/creds', () => {
 
     await call('POST', 'auth/approle/role/svc-brief', root(), {
       token_policies: ['svc'],
-      token_ttl: 1,
-      token_max_ttl: 1,
+      token_ttl: 3,
+      token_max_ttl: 3,
     });
     const brief = await approleLogin(call, root(), 'svc-brief', ['svc']);
     const c = await creds(brief.token);
