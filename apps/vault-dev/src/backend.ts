@@ -21,6 +21,9 @@ export const denied = () => new VaultError(403, ['1 error occurred:\n\t* permiss
 export const invalidToken = () =>
   new VaultError(403, ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n']);
 export const badRequest = (msg: string) => new VaultError(400, [msg]);
+/** an error a backend returns (not an ErrorResponse): Vault's core answers 500, multierror-wrapped */
+export const internalError = (msg: string) =>
+  new VaultError(500, [`1 error occurred:\n\t* ${msg}\n\n`]);
 export const notFound = () => new VaultError(404, []);
 export const noHandler = (path: string) =>
   new VaultError(404, [`no handler for route "${path}". route entry not found.`]);
@@ -49,6 +52,8 @@ export interface Caller {
   accessor: string;
   policies: string[];
   entityId: string;
+  /** the token's display name: `approle`, `kubernetes-<ns>-<sa>`, `token`, `root` */
+  displayName: string;
   root: boolean;
   /** whether the caller's ACL grants `capability` on `path` (root: always) */
   can(path: string, capability: string): boolean;
@@ -72,6 +77,8 @@ export type Reply =
       data?: Record<string, unknown> | null;
       warnings?: string[];
       auth?: Record<string, unknown>;
+      /** a secret's lease (logical.Secret): lease_id, lease_duration, renewable in the envelope */
+      lease?: { id: string; duration: number; renewable: boolean };
       /** a status other than 200 that still carries the envelope (RespondWithStatusCode) */
       status?: number;
     }

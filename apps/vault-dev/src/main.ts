@@ -33,7 +33,10 @@ runMain('vault-dev', async () => {
       '',
     ].join('\n') + '\n',
   );
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () =>
+    server.close(() => {
+      void vault.close().finally(() => process.exit(0));
+    });
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 });

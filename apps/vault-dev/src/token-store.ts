@@ -38,6 +38,7 @@ const accessorId = () => randomBytes(24).toString('base64url').replace(/[-_]/g, 
 export class TokenStore {
   private readonly byId = new Map<string, Token>();
   private readonly byAccessor = new Map<string, string>();
+  private readonly revokeListeners: ((id: string) => void)[] = [];
 
   constructor(
     private readonly now: () => number,
@@ -69,6 +70,11 @@ export class TokenStore {
     return t;
   }
 
+  /** Told the id of every token revoked (explicitly, with its parent, or at expiry). */
+  onRevoke(listener: (id: string) => void): void {
+    this.revokeListeners.push(listener);
+  }
+
   byAccessorId(accessor: string): Token | undefined {
     return this.get(this.byAccessor.get(accessor));
   }
@@ -85,6 +91,7 @@ export class TokenStore {
     if (!t) return;
     this.byId.delete(id);
     this.byAccessor.delete(t.accessor);
+    for (const listener of this.revokeListeners) listener(id);
     for (const child of [...this.byId.values()].filter((c) => c.parent === id))
       this.revoke(child.id);
   }
@@ -95,6 +102,7 @@ export class TokenStore {
     if (!t) return;
     this.byId.delete(id);
     this.byAccessor.delete(t.accessor);
+    for (const listener of this.revokeListeners) listener(id);
     for (const child of this.byId.values()) if (child.parent === id) child.parent = undefined;
   }
 

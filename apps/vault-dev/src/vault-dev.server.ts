@@ -17,6 +17,7 @@ import {
   type Route,
 } from './backend';
 import { AppRoleBackend } from './backends/approle';
+import { DatabaseBackend } from './backends/database';
 import { IdentityBackend } from './backends/identity';
 import { IdentityStore, type AuthMount } from './backends/identity-store';
 import { KubernetesBackend } from './backends/kubernetes';
@@ -26,6 +27,7 @@ import { mountAccessor, SysBackend, type AuthEntry, type MountEntry } from './ba
 import { TokenBackend } from './backends/token';
 import { logicalPath, MAX_REQUEST_BYTES, readJson, RequestTooLarge } from './request';
 import { Acl, DEFAULT_POLICY, parsePolicy, type PathRule } from './policy';
+import { SecretLeases, type RevokeRetry } from './secret-leases';
 import { TokenStore, type Token } from './token-store';
 
 /**
@@ -49,6 +51,8 @@ export interface VaultDevOptions {
   apiAddr?: string;
   /** a listener's `max_request_size`: larger bodies are refused with 413 (default 32 MiB) */
   maxRequestBytes?: number;
+  /** failed lease revocations: attempts and backoff base (Vault: 6 attempts from 10 s) */
+  revokeRetry?: RevokeRetry;
 }
 
 export class VaultDev {
@@ -72,6 +76,8 @@ export class VaultDev {
   private readonly now: () => number;
   private readonly onIssued: (values: string[]) => void;
   private readonly maxRequestBytes: number;
+  private readonly leases: SecretLeases;
+  private readonly database: DatabaseBackend;
 
   constructor(options: VaultDevOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -81,8 +87,15 @@ export class VaultDev {
     const identity = new IdentityStore(this.now);
     this.tokens = new TokenStore(this.now, (v) => this.onIssued(v));
     const authMount = (path: string) => () => this.authMount(path);
+    this.leases = new SecretLeases(this.tokens, this.now, options.revokeRetry);
+    this.database = new DatabaseBackend({
+      leases: this.leases,
+      now: this.now,
+      onIssued: (v) => this.onIssued(v),
+      mounted: () => this.mounts.get('database/')?.type === 'database',
+    });
     this.backends = [
-      new LeasesBackend(this.tokens, this.now),
+      new LeasesBackend(this.tokens, this.leases, this.now),
       new SysBackend({
         mounts: this.mounts,
         auths: this.auths,
@@ -90,6 +103,8 @@ export class VaultDev {
         tokens: this.tokens,
         acl: (t) => this.acl(t),
         now: this.now,
+        unmount: (path) =>
+          path === this.database.mount ? this.database.unmount() : Promise.resolve(),
       }),
       new TokenBackend(this.tokens, this.now),
       new AppRoleBackend({
@@ -101,6 +116,7 @@ export class VaultDev {
       }),
       new KubernetesBackend({ tokens: this.tokens, identity, mount: authMount('kubernetes/') }),
       new KvBackend(this.now, (v) => this.onIssued(v)),
+      this.database,
       new IdentityBackend({
         store: identity,
         now: this.now,
@@ -139,6 +155,12 @@ export class VaultDev {
         resolve(server);
       }),
     );
+  }
+
+  /** Stops lease timers and ends the database pools; call after the listener is closed. */
+  async close(): Promise<void> {
+    this.leases.close();
+    await this.database.close();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -217,7 +239,10 @@ export class VaultDev {
       } else this.respond(res, reply.status ?? 200, reply.raw);
       return;
     }
-    if (!reply || (!reply.warnings?.length && !reply.auth && reply.data === undefined)) {
+    if (
+      !reply ||
+      (!reply.warnings?.length && !reply.auth && !reply.lease && reply.data === undefined)
+    ) {
       res.statusCode = 204;
       res.end();
       return;
@@ -239,14 +264,14 @@ export class VaultDev {
   private envelope(
     path: string,
     mountType: string,
-    reply: { data?: Record<string, unknown> | null; warnings?: string[]; auth?: unknown },
+    reply: Exclude<Reply, null | { raw: unknown }>,
   ): Record<string, unknown> {
     const data = reply.data ?? null;
     const env: Record<string, unknown> = {
       request_id: randomUUID(),
-      lease_id: '',
-      renewable: false,
-      lease_duration: 0,
+      lease_id: reply.lease?.id ?? '',
+      renewable: reply.lease?.renewable ?? false,
+      lease_duration: reply.lease?.duration ?? 0,
       data,
       wrap_info: null,
       warnings: reply.warnings?.length ? reply.warnings : null,
@@ -263,6 +288,7 @@ export class VaultDev {
       accessor: t.accessor,
       policies: t.policies,
       entityId: t.entityId ?? '',
+      displayName: t.displayName,
       root: t.policies.includes('root'),
       can: (path, capability) =>
         t.policies.includes('root') ||

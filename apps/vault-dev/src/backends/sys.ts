@@ -22,6 +22,8 @@ export interface SysDeps {
   tokens: TokenStore;
   acl: (token: Token) => Acl;
   now: () => number;
+  /** a secrets mount being disabled: its engine revokes its leases */
+  unmount?: (path: string) => Promise<void>;
 }
 
 const invalidWrapping = () => badRequest('wrapping token is not valid or does not exist');
@@ -40,7 +42,12 @@ export class SysBackend implements Backend {
         pattern: /^mounts\/(.+?)\/?$/,
         operations: {
           update: (r) => this.enableMount(r.params[0], r.body),
-          delete: (r) => (void this.deps.mounts.delete(`${r.params[0]}/`), null),
+          delete: async (r) => {
+            const key = `${r.params[0]}/`;
+            if (this.deps.mounts.has(key)) await this.deps.unmount?.(key);
+            this.deps.mounts.delete(key);
+            return null;
+          },
         },
       },
       { pattern: /^auth\/?$/, operations: { read: () => this.listAuths() } },
@@ -147,6 +154,13 @@ export class SysBackend implements Backend {
       body.options && typeof body.options === 'object'
         ? (body.options as Record<string, unknown>)
         : {};
+    if (type === 'database') {
+      // one database engine, served at its default path
+      if (key !== 'database/')
+        throw badRequest('vault-dev serves the database secrets engine only at database/');
+      this.deps.mounts.set(key, { type, options: {} });
+      return null;
+    }
     if (!['kv', 'kv-v2'].includes(type))
       throw badRequest(`plugin not found in the catalog: ${type}`);
     this.deps.mounts.set(key, {
