@@ -141,7 +141,7 @@ export async function scenario(s: ScenarioTarget, log: ScenarioLog) {
       refunds: { count: number };
       provider_events_received: number;
       reconciled: boolean;
-      provider: { net_amount: number };
+      provider: { net_by_currency: Record<string, number> };
     }>(await finance.fetch('reporting-service', '/reports/summary'));
     return sum.payments.count === 3 && sum.refunds.count === 1 && sum.provider_events_received >= 4
       ? sum
@@ -155,7 +155,9 @@ export async function scenario(s: ScenarioTarget, log: ScenarioLog) {
   expectThat(
     'report equals the provider transactions',
     summary.reconciled,
-    `net ${summary.provider.net_amount} EUR cents`,
+    `net ${Object.entries(summary.provider.net_by_currency)
+      .map(([c, a]) => `${a} ${c}`)
+      .join(', ')} (minor units)`,
   );
   const forged = await fetch(`${s.services['webhook-service'].url}/webhooks/provider`, {
     method: 'POST',

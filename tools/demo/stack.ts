@@ -1,23 +1,27 @@
-// The whole local stack as processes: its own redis-server, vault-dev (unless VAULT_ADDR is
-// set), the provider sandbox, the bootstrap, and the four services, each with nothing but
-// its own role-id and wrapped secret-id, and the declared callers logged in with their own
-// Vault identities. Used by `npm run demo`, the end-to-end test, the drills and the bench.
+// The whole local stack as processes: its own PostgreSQL cluster (migrated, grants from the
+// matrix), its own redis-server, vault-dev (unless VAULT_ADDR is set), the provider sandbox,
+// the bootstrap, and the four services, each with nothing but its own role-id and wrapped
+// secret-id (its database login comes from Vault), and the declared callers logged in with
+// their own Vault identities. Used by `npm run demo`, the end-to-end test, the drills and the bench.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
+import { prepareDatabase } from '@lpi/database';
 import { loadBullmqScripts, renderRedisAcl } from '@lpi/messaging';
 import {
   createDevPki,
   freePort,
   recordIssued,
   runLogDir,
+  startPostgresServer,
   startRedisServer,
   startSandbox,
   startTsProcess,
   startVaultDev,
   type DevPki,
+  type PostgresServer,
   type RedisServer,
   type SandboxHandle,
   type ServiceRuntimeKind,
@@ -33,6 +37,10 @@ export interface Stack {
   vault: { addr: string; rootToken: string; dev?: VaultDevHandle };
   redis: RedisServer;
   redisAdmin: { username: string; password: string };
+  /** The merchant's record of money; `superuser` is the owner the one-shot step ran as. */
+  postgres: PostgresServer;
+  /** The password `lpi_vault_admin` (Vault's own database login) was given. */
+  databaseAdminPassword: string;
   redisPasswords: Record<ServiceName, string>;
   services: Record<ServiceName, { url: string; process: TsProcess }>;
   /** checkout, support-console, finance-dashboard: each logged in with its own identity. */
@@ -56,6 +64,8 @@ export interface StackOptions {
   serviceEnv?: Record<string, string>;
   /** Run the four services from their bundles (`bundle`) or their TypeScript (default). */
   serviceRuntime?: ServiceRuntimeKind;
+  /** The services' database logins: lease TTL and max TTL (default 5 min and 1 h). */
+  databaseLease?: { ttlSeconds: number; maxTtlSeconds: number };
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -79,6 +89,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const pki = await createDevPki(SERVICE_NAMES);
     const caFile = join(dir, 'ca.crt');
     writeFileSync(caFile, pki.caCert);
+
+    log('start PostgreSQL (initdb in a temp dir), apply the migrations and the matrix grants');
+    const postgres = await startPostgresServer();
+    started.push(postgres);
+    const databaseAdminPassword = randomBytes(24).toString('base64url');
+    recordIssued([databaseAdminPassword, postgres.superuser.password]);
+    await prepareDatabase(postgres.url(), { vaultAdminPassword: databaseAdminPassword });
 
     let vault: Stack['vault'];
     if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
@@ -111,6 +128,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         registerClient: sandboxRegistrar(sandbox.apiBaseUrl, sandbox.adminToken, sandbox.caCert),
         clientCertificates: pki.clients as Record<ServiceName, { cert: string; key: string }>,
         outDir,
+        database: {
+          address: `${postgres.host}:${postgres.port}`,
+          adminPassword: databaseAdminPassword,
+          defaultTtlSeconds: options.databaseLease?.ttlSeconds,
+          maxTtlSeconds: options.databaseLease?.maxTtlSeconds,
+        },
       });
     const boot = await bootstrap();
 
@@ -145,6 +168,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           LOG_LEVEL: 'info',
           REDIS_HOST: '127.0.0.1',
           REDIS_PORT: String(redis.port),
+          DATABASE_HOST: postgres.host,
+          DATABASE_PORT: String(postgres.port),
           PROVIDER_ISSUER: sandbox.issuer,
           PROVIDER_API_URL: sandbox.apiBaseUrl,
           PROVIDER_AUDIENCE: sandbox.audience,
@@ -192,6 +217,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       redis,
       redisAdmin,
       redisPasswords: boot.redisPasswords,
+      postgres,
+      databaseAdminPassword,
       services,
       dir,
       logFiles,
@@ -219,11 +246,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
 /**
  * Every secret a running stack holds, for specs that check a log, a page or a scrape leaks
- * none: the Vault root token, the sandbox's admin token, the Redis passwords, and from each
+ * none: the Vault root token, the sandbox's admin token, the Redis passwords, the database
+ * owner's and Vault's database passwords, and from each
  * service's Vault secret its client secret, webhook secret and a line of each private key.
  */
 export async function stackSecrets(stack: Stack): Promise<string[]> {
-  const secrets = [stack.vault.rootToken, stack.sandbox.adminToken, stack.redisAdmin.password];
+  const secrets = [
+    stack.vault.rootToken,
+    stack.sandbox.adminToken,
+    stack.redisAdmin.password,
+    stack.postgres.superuser.password,
+    stack.databaseAdminPassword,
+  ];
   secrets.push(...Object.values(stack.redisPasswords));
   for (const service of SERVICE_NAMES) {
     const res = await fetch(`${stack.vault.addr}/v1/${secretDataPathOf(service)}`, {
