@@ -43,7 +43,7 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const LAYERS: readonly Layer[] = ['http', 'oauth', 'mtls', 'vault', 'redis', 'edge'];
+const LAYERS: readonly Layer[] = ['http', 'oauth', 'mtls', 'vault', 'redis', 'database', 'edge'];
 const PAGE = readFileSync(join(__dirname, 'page.html'), 'utf8');
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -36,7 +36,7 @@ describe('breach drill', () => {
 
   it('ran positive controls, so a system that denies everything cannot pass', () => {
     expect(result.positiveControls).toBeGreaterThan(20);
-    for (const layer of ['oauth', 'vault', 'redis'] as const) {
+    for (const layer of ['oauth', 'vault', 'redis', 'database'] as const) {
       expect(result.rows.some((r) => r.layer === layer && r.expected === 'allow' && r.ok)).toBe(
         true,
       );
@@ -52,6 +52,8 @@ describe('breach drill', () => {
     expect(paths).toMatch(/POST \/v1\/refunds/);
     expect(paths).toMatch(/enqueue into payments/);
     expect(paths).toMatch(/enqueue into refunds/);
+    expect(paths).toMatch(/INSERT payments\.requests/);
+    expect(paths).toMatch(/UPDATE refunds\.requests/);
     expect(fixed.every((r) => r.ok && r.expected === 'deny')).toBe(true);
   });
 

@@ -10,6 +10,7 @@ import { startStack, type Stack } from '../demo/stack';
 import { INCIDENT_SERVICES, incidentSection } from './incident-section';
 import { lootAll, seedPayment } from './loot';
 import type { Probe, ProbeContext } from './probes/context';
+import { databaseProbe } from './probes/database';
 import { edgeProbe } from './probes/edge';
 import { httpProbeWith, mintCallerTokens, type CallerTokens } from './probes/http';
 import { mtlsProbe } from './probes/mtls';
@@ -35,6 +36,7 @@ export function probes(stack: Stack): readonly [Layer, Probe][] {
     ['mtls', mtlsProbe],
     ['vault', vaultProbe],
     ['redis', redisProbe],
+    ['database', databaseProbe],
     ['edge', edgeProbe],
   ];
 }

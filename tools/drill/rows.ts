@@ -1,6 +1,6 @@
 import type { ServiceName } from '@lpi/access-matrix';
 
-export type Layer = 'oauth' | 'mtls' | 'vault' | 'redis' | 'http' | 'edge';
+export type Layer = 'oauth' | 'mtls' | 'vault' | 'redis' | 'database' | 'http' | 'edge';
 
 /** What the drill saw when it tried something: it worked or it did not, and how. */
 export interface Outcome {
