@@ -39,7 +39,7 @@ describe('OpenApiConformance', () => {
         'www-authenticate': 'Bearer realm="payment-service"',
       }),
       answer('GET', `/payments/${id}?x=1`, 404, envelope('payment_not_found')),
-      answer('POST', '/payments', 503, envelope('queue_unavailable'), { 'retry-after': '1' }),
+      answer('POST', '/payments', 503, envelope('database_unavailable'), { 'retry-after': '1' }),
     ])
       expect(payments.problems(r)).toEqual([]);
   });
@@ -73,7 +73,7 @@ describe('OpenApiConformance', () => {
     ],
     [
       'a 503 without Retry-After',
-      answer('POST', '/payments', 503, envelope('queue_unavailable')),
+      answer('POST', '/payments', 503, envelope('database_unavailable')),
       /Retry-After is missing/,
     ],
   ])('refuses %s', (_what, r, problem) => {

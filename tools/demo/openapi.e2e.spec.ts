@@ -1,6 +1,6 @@
 // The API descriptions against the real stack: every answer the services give during the
 // scenario, the compromised-service play and a set of refusals (400, 401, 403, 404, 409,
-// 413, 415, 503 with Redis down) is checked against the document the service itself serves.
+// 413, 415, 503 with PostgreSQL down) is checked against the document the service itself serves.
 import { Webhook } from 'standardwebhooks';
 import { SERVICE_NAMES, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
 import { openApiDocument } from '@lpi/integration-runtime';
@@ -102,12 +102,12 @@ async function refusals(): Promise<void> {
       await send(service, path);
 }
 
-/** Redis down: the queue-backed routes answer 503 with Retry-After; then Redis comes back. */
-async function whileRedisIsDown(): Promise<void> {
+/** PostgreSQL down: the record-backed routes answer 503 with Retry-After; then it comes back. */
+async function whileDatabaseIsDown(): Promise<void> {
   const { checkout, 'support-console': support } = stack.callers;
-  await stack.redis.kill();
+  await stack.postgres.kill();
   try {
-    await checkout.post('payment-service', '/payments', 'openapi-redis-down', {
+    await checkout.post('payment-service', '/payments', 'openapi-db-down', {
       amount: 1000,
       currency: 'EUR',
     });
@@ -115,7 +115,7 @@ async function whileRedisIsDown(): Promise<void> {
     await support.fetch('refund-service', '/refunds/ref_AAAAAAAAAAAAAAAAAAAAAAAA');
     await signedWebhook('msg_openapi_2', { type: 'payment.succeeded', data: { id: 'pp_x' } });
   } finally {
-    await stack.redis.restart();
+    await stack.postgres.restart();
   }
 }
 
@@ -127,7 +127,7 @@ beforeAll(async () => {
   await compromisedReporting(stack, log);
   expect(log.checks.filter((c) => !c.ok)).toEqual([]);
   await refusals();
-  await whileRedisIsDown();
+  await whileDatabaseIsDown();
   for (const service of SERVICE_NAMES)
     served[service] = (await (
       await realFetch(`${stack.services[service].url}/openapi.json`)

@@ -112,32 +112,36 @@ describe('fault drills on a running stack', () => {
       s,
       Array.from({ length: 12 }, (_, i) => `redis-${i + 1}`),
     );
-    // while Redis is down a new request is refused as retryable: 503, nothing accepted
+    // while Redis is down a new request is still taken: stored, and queued once Redis is back
     await s.redis.kill();
-    const refused = await s.callers.checkout.post('payment-service', '/payments', 'redis-down', {
+    const taken = await s.callers.checkout.post('payment-service', '/payments', 'redis-down', {
       amount: 1000,
       currency: 'EUR',
     });
-    expect({
-      status: refused.status,
-      retryAfter: refused.headers.get('retry-after'),
-      code: ((await refused.json()) as { error: { code: string } }).error.code,
-    }).toEqual({ status: 503, retryAfter: '1', code: 'queue_unavailable' });
-    const unread = await s.callers.checkout.fetch('payment-service', `/payments/${ids[0]}`);
-    expect(unread.status).toBe(503);
-    // a provider webhook arriving now is refused as retryable, and taken when it comes again
+    expect(taken.status).toBe(202);
+    const takenId = ((await taken.json()) as { payment_id: string }).payment_id;
+    // its status comes from the database, not from Redis
+    const status = await s.callers.checkout.fetch('payment-service', `/payments/${takenId}`);
+    expect(status.status).toBe(200);
+    // a provider webhook arriving now is taken too (stored once per webhook-id)
     const webhook = await signedWebhook(s, 'msg_redis_down');
-    expect((await webhook()).status).toBe(503);
+    expect((await webhook()).status).toBe(204);
     await s.redis.restart();
-    // as the provider does: retry until taken (the service reconnects to Redis on its own)
-    await waitFor('the webhook to be taken', async () =>
-      (await webhook()).status < 300 ? true : undefined,
+    // the outbox queues both once the service has reconnected
+    await waitFor(
+      'the stored event to be queued',
+      async () =>
+        (await s.redis.admin().exists('bull:provider-events:wh-msg_redis_down')) ? true : undefined,
+      { timeoutMs: 30_000 },
     );
-    expect(await s.redis.admin().exists('bull:provider-events:wh-msg_redis_down')).toBe(1);
+    ids.push(takenId);
     // every job is still in Redis after the restart (the AOF replay dropped none)
     const admin = s.redis.admin();
-    const present = await admin.exists(...ids.map((id) => `bull:payments:${id}`));
-    expect(present).toBe(ids.length);
+    await waitFor('every payment job in Redis', async () =>
+      (await admin.exists(...ids.map((id) => `bull:payments:${id}`))) === ids.length
+        ? true
+        : undefined,
+    );
     await s.sandbox.admin.setFault({ response_delay_ms: 0 });
     await expectChargedOnce(s, ids);
   });

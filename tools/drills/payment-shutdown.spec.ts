@@ -47,6 +47,8 @@ async function startPaymentService(port: number, logFile: string) {
         NODE_NO_WARNINGS: '1',
         PORT: String(port),
         REDIS_PORT: String(s.redis.port),
+        DATABASE_HOST: s.postgres.host,
+        DATABASE_PORT: String(s.postgres.port),
         PROVIDER_ISSUER: s.sandbox.issuer,
         PROVIDER_API_URL: s.sandbox.apiBaseUrl,
         PROVIDER_CA_FILE: join(s.dir, 'ca.crt'),

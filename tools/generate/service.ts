@@ -159,6 +159,8 @@ export function planNewService(root: string, s: NewService): [string, string][] 
     },
     vault: { secretFields: ${s.auth === 'private_key_jwt' ? 'KEY_JWT_SECRET_FIELDS' : 'COMMON_SECRET_FIELDS'} },
     queues: { produces: ${list(s.produces)}, consumes: ${list(s.consumes)} },
+    // its tables: add them to TABLE_NAMES and a migration, then grant them here
+    database: { schema: '${s.name.replace(/-service$/, '').replace(/-/g, '_')}', tables: {} },
     http: {
       port: ${s.port},
       routes: [{ method: 'GET', path: '/${short(s)}/status', scope: '${routeScope}', callers: [] }],

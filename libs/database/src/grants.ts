@@ -1,6 +1,7 @@
 import {
   DATABASE_NAME,
   SERVICE_NAMES,
+  TABLE_NAMES,
   databaseGroupRoleOf,
   grantOf,
   type ServiceName,
@@ -12,8 +13,8 @@ export const VAULT_ADMIN_ROLE = 'lpi_vault_admin';
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const qualified = (table: string) => table.split('.').map(ident).join('.');
 
-/** Every schema a service owns (the migrations create them). */
-export const SERVICE_SCHEMAS = SERVICE_NAMES.map((s) => grantOf(s).database.schema);
+/** Every schema holding a table (the migrations create them). */
+export const SERVICE_SCHEMAS = [...new Set(TABLE_NAMES.map((t) => t.split('.')[0]))];
 
 /**
  * The grants of one service, from the access matrix: its NOLOGIN group role gets CONNECT,
@@ -23,6 +24,7 @@ export const SERVICE_SCHEMAS = SERVICE_NAMES.map((s) => grantOf(s).database.sche
 export function serviceGrantStatements(service: ServiceName, database = DATABASE_NAME): string[] {
   const role = ident(databaseGroupRoleOf(service));
   const { schema, tables } = grantOf(service).database;
+  const owned = Object.entries(tables);
   const statements = [
     `DO $$ BEGIN CREATE ROLE ${role} NOLOGIN NOINHERIT; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
     `ALTER ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
@@ -31,9 +33,10 @@ export function serviceGrantStatements(service: ServiceName, database = DATABASE
       `REVOKE ALL ON ALL TABLES IN SCHEMA ${ident(s)} FROM ${role}`,
       `REVOKE ALL ON SCHEMA ${ident(s)} FROM ${role}`,
     ]),
-    `GRANT USAGE ON SCHEMA ${ident(schema)} TO ${role}`,
   ];
-  for (const [table, privileges] of Object.entries(tables))
+  // a service with no table yet (a new one from the generator) gets no schema at all
+  if (owned.length) statements.push(`GRANT USAGE ON SCHEMA ${ident(schema)} TO ${role}`);
+  for (const [table, privileges] of owned)
     statements.push(`GRANT ${privileges!.join(', ')} ON ${qualified(table)} TO ${role}`);
   return statements;
 }

@@ -12,7 +12,7 @@ import {
 import { Database } from '@lpi/database';
 import { ServiceSecretSource, type ServiceSecret } from '@lpi/secrets';
 import { ServiceBootstrapModule } from '@lpi/service-bootstrap';
-import { Consumers, JobStatusReader, producerToken } from './messaging.module';
+import { Consumers, producerToken } from './messaging.module';
 import { MemoryRequestRecords, RecordsFactory } from './records';
 import { PROVIDER_JOB_OPTIONS, RUNTIME_CONFIG, SERVICE_NAME } from './runtime.tokens';
 
@@ -86,15 +86,6 @@ export class FakeRuntime {
             this.handlers.set(queue, handler);
           }) as Consumers['register'],
         },
-      },
-      {
-        provide: JobStatusReader,
-        useValue: {
-          status: async (queue: QueueName, id: string) => {
-            if (this.redisDown) throw this.unreachable();
-            return this.jobs.get(`${queue}:${id}`);
-          },
-        } satisfies JobStatusReader,
       },
       {
         provide: ProviderClient,

@@ -7,7 +7,6 @@ import {
   RescheduleJobError,
   isRedisUnavailable,
   type JobData,
-  type JobStatus,
   type Producer,
 } from '@lpi/messaging';
 import { AppError, badRequest } from '@lpi/service-bootstrap';
@@ -60,21 +59,6 @@ export async function enqueueRequest<Q extends QueueName>(
       throw badRequest('sensitive_value_refused', err.message);
     if (err instanceof MessagingError && err.code === 'CONTRACT_VIOLATION')
       throw badRequest('invalid_parameters', err.message);
-    throw err;
-  }
-}
-
-/** A request's status from its job (see `Messaging.status`); 503 while Redis is unreachable. */
-export async function requestStatus(
-  jobs: { status(queue: QueueName, jobId: string): Promise<JobStatus | undefined> },
-  queue: QueueName,
-  jobId: string,
-): Promise<JobStatus | undefined> {
-  try {
-    return await jobs.status(queue, jobId);
-  } catch (err) {
-    if (isRedisUnavailable(err))
-      throw queueUnavailable('the status cannot be read right now; retry shortly');
     throw err;
   }
 }

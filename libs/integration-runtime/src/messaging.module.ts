@@ -18,7 +18,6 @@ import {
   type ConsumeOptions,
   type JobHandler,
   type JobLogEvent,
-  type JobStatus,
 } from '@lpi/messaging';
 import { ServiceSecretSource } from '@lpi/secrets';
 import { METRICS_REGISTRY, ReadinessRegistry, SERVICE_LOGGER } from '@lpi/service-bootstrap';
@@ -51,11 +50,6 @@ export abstract class Consumers {
     handler: JobHandler<Q>,
     options?: ConsumeOptions,
   ): void;
-}
-
-/** Reads where a request's job stands (`Messaging.status`). */
-export abstract class JobStatusReader {
-  abstract status(queue: QueueName, jobId: string): Promise<JobStatus | undefined>;
 }
 
 /**
@@ -105,7 +99,7 @@ class MessagingLifecycle
 
 /**
  * The service's queues behind narrow tokens: a `Producer` per queue the matrix lets it
- * produce to, `Consumers` to register handlers, `JobStatusReader`. `Messaging` itself stays
+ * produce to, `Consumers` to register handlers. `Messaging` itself stays
  * inside this module.
  */
 @Module({})
@@ -163,13 +157,6 @@ export class MessagingModule {
           }),
         },
         {
-          provide: JobStatusReader,
-          inject: [Messaging],
-          useFactory: (m: Messaging): JobStatusReader => ({
-            status: (queue, jobId) => m.status(queue, jobId),
-          }),
-        },
-        {
           provide: PROVIDER_JOB_OPTIONS,
           inject: [RUNTIME_CONFIG],
           useFactory: (config: RuntimeConfig): ConsumeOptions => ({
@@ -182,7 +169,6 @@ export class MessagingModule {
       exports: [
         ...producers.map((p) => (p as { provide: string }).provide),
         Consumers,
-        JobStatusReader,
         PROVIDER_JOB_OPTIONS,
       ],
     };

@@ -22,7 +22,7 @@ class RuntimeConfigModule {}
  * its OAuth credential and client certificate (token manager, `ProviderClient`), its
  * Redis password (queues) and its short-lived database login (`Database`, `RecordsFactory`). Start-up fails if any link does. Features inject the narrow
  * pieces they use: `ProviderClient`, a `Producer` (`producerToken(queue)`), `Consumers`,
- * `JobStatusReader`, `ServiceSecretSource`, `RUNTIME_CONFIG`.
+ * `Database`, `RecordsFactory`, `ServiceSecretSource`, `RUNTIME_CONFIG`.
  */
 @Global()
 @Module({})
