@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Queue, Worker } from 'bullmq';
-import { grantOf, secretDataPathOf } from '@lpi/access-matrix';
+import { bullQueueName, grantOf, secretDataPathOf } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
 
 export interface PipelineRun {
@@ -81,7 +81,7 @@ async function completedEvents(queue: Queue): Promise<number> {
 
 /** `n` payments through the stack with IN_FLIGHT concurrent clients, timed to the report. */
 export async function runPayments(stack: Stack, n: number, tag: string): Promise<PipelineRun> {
-  const events = new Queue('payment-events', { connection: adminConnection(stack) });
+  const events = new Queue(bullQueueName('payment-events'), { connection: adminConnection(stack) });
   try {
     const before = await completedEvents(events);
     const sentAt = new Map<string, number>();

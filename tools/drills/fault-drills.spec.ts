@@ -1,4 +1,4 @@
-import { secretDataPathOf } from '@lpi/access-matrix';
+import { bullQueueName, queueKey, secretDataPathOf } from '@lpi/access-matrix';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { waitFor } from '@lpi/testing';
@@ -133,10 +133,10 @@ describe('fault drills on a running stack', () => {
     await waitFor('the webhook to be taken', async () =>
       (await webhook()).status < 300 ? true : undefined,
     );
-    expect(await s.redis.admin().exists('bull:provider-events:wh-msg_redis_down')).toBe(1);
+    expect(await s.redis.admin().exists(queueKey('provider-events', 'wh-msg_redis_down'))).toBe(1);
     // every job is still in Redis after the restart (the AOF replay dropped none)
     const admin = s.redis.admin();
-    const present = await admin.exists(...ids.map((id) => `bull:payments:${id}`));
+    const present = await admin.exists(...ids.map((id) => queueKey('payments', id)));
     expect(present).toBe(ids.length);
     await s.sandbox.admin.setFault({ response_delay_ms: 0 });
     await expectChargedOnce(s, ids);
@@ -209,7 +209,7 @@ describe('the authorization server down for longer than a token lifetime', () =>
     await new Promise((r) => setTimeout(r, 4000)); // every token has expired
     const ids = await pay(s, ['as-down-1', 'as-down-2']);
     // keep it down until each job has failed more often than a fixed budget of 8 attempts
-    const payments = new Queue('payments', {
+    const payments = new Queue(bullQueueName('payments'), {
       connection: { host: s.redis.host, port: s.redis.port, ...s.redisAdmin },
     });
     try {
