@@ -292,6 +292,10 @@ async function redisCluster() {
     log: (line) => console.log(`    ${line}`),
   });
   const perSec = (x: { payments: number; seconds: number }) => x.payments / x.seconds;
+  for (const [i, c] of r.cluster.entries())
+    console.log(
+      `    round ${i + 1}: one Redis ${perSec(r.single[i]).toFixed(1)}/s, cluster ${perSec(c).toFixed(1)}/s`,
+    );
   const redisCpu = (runs: typeof r.single) =>
     median(runs.map((x) => x.cpuMsPerPayment['redis-server'] ?? 0));
   record({

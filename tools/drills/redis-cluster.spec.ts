@@ -12,6 +12,8 @@ jest.setTimeout(300_000);
 
 let s: Stack;
 let drill: DrillResult;
+/** ACL LOG of every node after the scenario: what the services did that an ACL refused. */
+let refusedByAcl: unknown[] = [];
 const log = new ScenarioLog(() => undefined);
 const say = (line: string) => process.stdout.write(`[redis-cluster] ${line}\n`);
 
@@ -23,6 +25,8 @@ beforeAll(async () => {
     queueLockMs: 2000,
   });
   await scenario(s, log);
+  const servers = s.redisCluster!.servers;
+  refusedByAcl = (await Promise.all(servers.map((n) => n.admin().call('ACL', 'LOG')))).flat();
   drill = await runDrill({ stack: s, layers: ['redis'], incident: false, print: () => undefined });
 });
 afterAll(async () => {
@@ -61,7 +65,8 @@ describe('the queues on a three-master Redis Cluster', () => {
     expect(new Set(owners).size).toBeGreaterThan(1);
   });
 
-  it('runs the scenario end to end', () => {
+  it('runs the scenario end to end, and no node refused the services anything', () => {
+    expect(refusedByAcl).toEqual([]);
     expect(log.checks.filter((c) => !c.ok)).toEqual([]);
     expect(log.checks.length).toBeGreaterThanOrEqual(10);
   });

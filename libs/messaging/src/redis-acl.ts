@@ -90,12 +90,16 @@ export interface RedisAclOptions {
   prefix?: string;
 }
 
-/** What the script loader needs, and nothing else: no keys, no EVAL (on a cluster: its map). */
+/**
+ * What the script loader needs, and nothing else: no keys, no EVAL. On a cluster ioredis
+ * also reads the slot map, over a connection it names (`CLIENT SETNAME`).
+ */
 export const SCRIPT_LOADER_COMMANDS = [
   'ping',
   'script|load',
   'script|exists',
   'cluster|slots',
+  'client|setname',
 ] as const;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
