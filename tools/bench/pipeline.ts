@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Queue, Worker } from 'bullmq';
-import { grantOf, secretDataPathOf } from '@lpi/access-matrix';
+import { bullQueueName, grantOf, secretDataPathOf } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
 
 export interface PipelineRun {
@@ -32,6 +32,7 @@ async function fromClients(n: number, send: (i: number) => Promise<void>): Promi
 }
 
 function adminConnection(stack: Stack) {
+  if (stack.redisCluster) return stack.redisCluster.admin();
   return {
     host: stack.redis.host,
     port: stack.redis.port,
@@ -81,7 +82,7 @@ async function completedEvents(queue: Queue): Promise<number> {
 
 /** `n` payments through the stack with IN_FLIGHT concurrent clients, timed to the report. */
 export async function runPayments(stack: Stack, n: number, tag: string): Promise<PipelineRun> {
-  const events = new Queue('payment-events', { connection: adminConnection(stack) });
+  const events = new Queue(bullQueueName('payment-events'), { connection: adminConnection(stack) });
   try {
     const before = await completedEvents(events);
     const sentAt = new Map<string, number>();
@@ -377,5 +378,49 @@ export async function pipelineBenchmark(options: {
   } finally {
     await fixed?.stop();
     await managed.stop();
+  }
+}
+
+/**
+ * The same pipeline on one Redis and on a three-master Redis Cluster on the same machine:
+ * two stacks side by side (idle while the other runs), warm-up, then alternating rounds.
+ */
+export async function clusterVsSingleRedisBenchmark(options: {
+  paymentsPerRound: number;
+  rounds: number;
+  concurrency: number;
+  log: (line: string) => void;
+}): Promise<{ single: PipelineRun[]; cluster: PipelineRun[] }> {
+  const common = {
+    rateLimitPerMinute: 6_000_000,
+    serviceEnv: { QUEUE_CONCURRENCY: String(options.concurrency) },
+  };
+  options.log('start the stack on one Redis');
+  const single = await startStack(common);
+  let cluster: Stack | undefined;
+  try {
+    options.log('start a second stack on a three-master Redis Cluster');
+    cluster = await startStack({ ...common, redisCluster: { masters: 3 } });
+    options.log('warm up both');
+    await runPayments(single, 100, `warm-s-${Date.now()}`);
+    await runPayments(cluster, 100, `warm-c-${Date.now()}`);
+    const results = { single: [] as PipelineRun[], cluster: [] as PipelineRun[] };
+    for (let r = 1; r <= options.rounds; r++) {
+      const n = options.paymentsPerRound;
+      options.log(`round ${r}/${options.rounds}: ${n} payments per arm`);
+      const one = () => runPayments(single, n, `s${r}-${Date.now()}`);
+      const three = () => runPayments(cluster!, n, `c${r}-${Date.now()}`);
+      if (r % 2 === 1) {
+        results.single.push(await one());
+        results.cluster.push(await three());
+      } else {
+        results.cluster.push(await three());
+        results.single.push(await one());
+      }
+    }
+    return results;
+  } finally {
+    await cluster?.stop();
+    await single.stop();
   }
 }

@@ -1,8 +1,14 @@
 // The demo scenario, shared by `npm run demo` and the end-to-end test: real processes only.
 import { randomUUID } from 'node:crypto';
 import { SignJWT, generateKeyPair } from 'jose';
-import { identityRoleName, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
-import { httpsCall, waitFor } from '@lpi/testing';
+import {
+  identityRoleName,
+  queueKey,
+  secretDataPathOf,
+  type QueueName,
+  type ServiceName,
+} from '@lpi/access-matrix';
+import { clusterMasters, httpsCall, waitFor } from '@lpi/testing';
 import type { Callers } from './callers';
 import type { Stack } from './stack';
 
@@ -34,10 +40,17 @@ const bind = (log: ScenarioLog) => ({
 
 const json = async <T>(res: Response) => (await res.json()) as T;
 
-/** Job keys of a queue (`bull:<queue>:<jobId>`), read as the Redis admin. */
-export async function queuedJobs(s: Stack, queue: string): Promise<string[]> {
-  const keys = (await s.redis.admin().keys(`bull:${queue}:*`)) as string[];
-  return keys.filter((k) => k.split(':').length === 3 && /^bull:[\w-]+:(pay|ref)_/.test(k)).sort();
+/**
+ * Job keys of a queue (`bull:{<queue>}:<jobId>`), read as the Redis admin. On a cluster KEYS
+ * answers for one node only: asked of every master, the queue's one slot answers.
+ */
+export async function queuedJobs(s: Stack, queue: QueueName): Promise<string[]> {
+  const pattern = queueKey(queue, '*');
+  const admins = s.redisCluster ? await clusterMasters(s.redisCluster) : [s.redis.admin()];
+  const keys = [...new Set((await Promise.all(admins.map((a) => a.keys(pattern)))).flat())];
+  return keys
+    .filter((k) => k.split(':').length === 3 && /^bull:\{[\w-]+\}:(pay|ref)_/.test(k))
+    .sort();
 }
 
 /**

@@ -16,12 +16,14 @@ import {
   recordIssued,
   runLogDir,
   startPostgresServer,
+  startRedisCluster,
   startRedisServer,
   startSandbox,
   startTsProcess,
   startVaultDev,
   type DevPki,
   type PostgresServer,
+  type RedisCluster,
   type RedisServer,
   type SandboxHandle,
   type ServiceRuntimeKind,
@@ -35,7 +37,10 @@ export interface Stack {
   pki: DevPki;
   sandbox: SandboxHandle;
   vault: { addr: string; rootToken: string; dev?: VaultDevHandle };
+  /** The Redis; with `redisCluster`, the cluster's first node (use `redisCluster` instead). */
   redis: RedisServer;
+  /** Set when started with `redisCluster`: the services run on this Redis Cluster. */
+  redisCluster?: RedisCluster;
   redisAdmin: { username: string; password: string };
   /** The merchant's record of money; `superuser` is the owner the one-shot step ran as. */
   postgres: PostgresServer;
@@ -66,6 +71,8 @@ export interface StackOptions {
   serviceRuntime?: ServiceRuntimeKind;
   /** The services' database logins: lease TTL and max TTL (default 5 min and 1 h). */
   databaseLease?: { ttlSeconds: number; maxTtlSeconds: number };
+  /** Run the queues on a Redis Cluster of this many masters instead of one Redis (ADR 0028). */
+  redisCluster?: { masters: number };
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -137,17 +144,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       });
     const boot = await bootstrap();
 
-    log('start redis-server with the ACL generated from the access matrix');
     const redisAdmin = { username: 'ops-admin', password: randomBytes(24).toString('base64url') };
     recordIssued([redisAdmin.password]);
-    const redis = await startRedisServer({
-      acl: renderRedisAcl({ passwords: boot.redisPasswords, admin: redisAdmin }),
-      adminUser: redisAdmin,
-      appendOnly: true,
-      // the operator step after every (re)start: services may only EVALSHA (ADR 0018)
-      afterStart: loadBullmqScripts,
-    });
-    started.push(redis);
+    const { redis, redisCluster } = await startRedis(options, boot.redisPasswords, redisAdmin, log);
+    started.push(redisCluster ?? redis);
+    const redisEnv: Record<string, string> = redisCluster
+      ? { REDIS_CLUSTER_NODES: redisCluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') }
+      : { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port) };
 
     log('start the four services, each with only its own role-id and wrapped secret-id');
     const ports = Object.fromEntries(
@@ -166,8 +169,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         env: {
           PORT: String(port),
           LOG_LEVEL: 'info',
-          REDIS_HOST: '127.0.0.1',
-          REDIS_PORT: String(redis.port),
+          ...redisEnv,
           DATABASE_HOST: postgres.host,
           DATABASE_PORT: String(postgres.port),
           PROVIDER_ISSUER: sandbox.issuer,
@@ -215,6 +217,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       sandbox,
       vault,
       redis,
+      redisCluster,
       redisAdmin,
       redisPasswords: boot.redisPasswords,
       postgres,
@@ -242,6 +245,33 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** One redis-server, or a Redis Cluster, with the ACL generated from the access matrix on each node. */
+async function startRedis(
+  options: StackOptions,
+  passwords: Record<ServiceName, string>,
+  admin: { username: string; password: string },
+  log: (line: string) => void,
+): Promise<{ redis: RedisServer; redisCluster?: RedisCluster }> {
+  const acl = renderRedisAcl({ passwords, admin });
+  // the operator step after every (re)start: services may only EVALSHA (ADR 0018)
+  const afterStart = loadBullmqScripts;
+  if (!options.redisCluster) {
+    log('start redis-server with the ACL generated from the access matrix');
+    const redis = await startRedisServer({ acl, adminUser: admin, appendOnly: true, afterStart });
+    return { redis };
+  }
+  const { masters } = options.redisCluster;
+  log(`start a Redis Cluster of ${masters} masters, the same ACL on every node`);
+  const redisCluster = await startRedisCluster({
+    masters,
+    acl,
+    adminUser: admin,
+    appendOnly: true,
+    afterStart,
+  });
+  return { redis: redisCluster.servers[0], redisCluster };
 }
 
 /**

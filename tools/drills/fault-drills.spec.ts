@@ -1,4 +1,4 @@
-import { secretDataPathOf } from '@lpi/access-matrix';
+import { bullQueueName, queueKey, secretDataPathOf } from '@lpi/access-matrix';
 import { Queue } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { waitFor } from '@lpi/testing';
@@ -131,14 +131,16 @@ describe('fault drills on a running stack', () => {
     await waitFor(
       'the stored event to be queued',
       async () =>
-        (await s.redis.admin().exists('bull:provider-events:wh-msg_redis_down')) ? true : undefined,
+        (await s.redis.admin().exists(queueKey('provider-events', 'wh-msg_redis_down')))
+          ? true
+          : undefined,
       { timeoutMs: 30_000 },
     );
     ids.push(takenId);
     // every job is still in Redis after the restart (the AOF replay dropped none)
     const admin = s.redis.admin();
     await waitFor('every payment job in Redis', async () =>
-      (await admin.exists(...ids.map((id) => `bull:payments:${id}`))) === ids.length
+      (await admin.exists(...ids.map((id) => queueKey('payments', id)))) === ids.length
         ? true
         : undefined,
     );
@@ -213,7 +215,7 @@ describe('the authorization server down for longer than a token lifetime', () =>
     await new Promise((r) => setTimeout(r, 4000)); // every token has expired
     const ids = await pay(s, ['as-down-1', 'as-down-2']);
     // keep it down until each job has failed more often than a fixed budget of 8 attempts
-    const payments = new Queue('payments', {
+    const payments = new Queue(bullQueueName('payments'), {
       connection: { host: s.redis.host, port: s.redis.port, ...s.redisAdmin },
     });
     try {

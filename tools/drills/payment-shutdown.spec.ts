@@ -3,7 +3,7 @@ import { openSync, closeSync, readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import type { ServiceName } from '@lpi/access-matrix';
+import { bullQueueName, type ServiceName } from '@lpi/access-matrix';
 import { freePort, waitFor } from '@lpi/testing';
 import { runBootstrap, sandboxRegistrar } from '../bootstrap/bootstrap';
 import { startStack, type Stack } from '../demo/stack';
@@ -133,7 +133,7 @@ it('SIGTERM while provider calls are in flight: readiness down, jobs finish, exi
   expect(log).not.toContain('cut off');
 
   // the jobs in flight at SIGTERM finished in that process: completed, with their result
-  const queue = new Queue('payments', {
+  const queue = new Queue(bullQueueName('payments'), {
     connection: {
       host: '127.0.0.1',
       port: s.redis.port,

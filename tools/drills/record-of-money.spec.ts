@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { bullQueueName } from '@lpi/access-matrix';
 import { waitFor } from '@lpi/testing';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -106,7 +107,7 @@ describe('the record of money under faults', () => {
     const res = await pay(s, 'job-gone');
     const { payment_id } = (await res.json()) as { payment_id: string };
     await expectSettledOnce(s, [payment_id]);
-    const payments = new Queue('payments', {
+    const payments = new Queue(bullQueueName('payments'), {
       connection: { host: s.redis.host, port: s.redis.port, ...s.redisAdmin },
     });
     try {

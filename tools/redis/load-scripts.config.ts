@@ -12,6 +12,8 @@ export function readLoaderConfig(env: Record<string, string | undefined> = proce
     {
       REDIS_HOST: z.string().default('127.0.0.1'),
       REDIS_PORT: setting.port(6379),
+      /** Seed nodes of a Redis Cluster: the scripts are loaded on every master (ADR 0028). */
+      REDIS_CLUSTER_NODES: setting.hostPortList().optional(),
       REDIS_LOADER_USERNAME: z.string().default('script-loader'),
       REDIS_LOADER_PASSWORD_FILE: setting.file(),
       /** With --watch: how often the cache is checked (a restart is noticed within this). */
@@ -22,6 +24,7 @@ export function readLoaderConfig(env: Record<string, string | undefined> = proce
   return {
     host: c.REDIS_HOST,
     port: c.REDIS_PORT,
+    cluster: c.REDIS_CLUSTER_NODES,
     username: c.REDIS_LOADER_USERNAME,
     password: readFileSync(c.REDIS_LOADER_PASSWORD_FILE, 'utf8').trim(),
     intervalMs: c.REDIS_LOADER_INTERVAL_MS,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
 import { BULLMQ_SCRIPTS, renderRedisAcl } from '@lpi/messaging';
-import { startRedisServer, waitFor, type RedisServer } from '@lpi/testing';
+import { startRedisCluster, startRedisServer, waitFor, type RedisServer } from '@lpi/testing';
 
 const pw = () => randomBytes(24).toString('base64url');
 const passwords = Object.fromEntries(SERVICE_NAMES.map((s) => [s, pw()])) as Record<
@@ -36,7 +36,9 @@ const cached = async () =>
     (await redis.admin().call('SCRIPT', 'EXISTS', ...BULLMQ_SCRIPTS.map((s) => s.sha))) as number[]
   ).filter((n) => n === 1).length;
 
-const run = (...args: string[]) => {
+const run = (...args: string[]) => runWith({ REDIS_PORT: String(redis.port) }, ...args);
+
+const runWith = (env: Record<string, string>, ...args: string[]) => {
   const proc = spawn(
     process.execPath,
     ['-r', '@swc-node/register', join(__dirname, 'load-scripts.ts'), ...args],
@@ -44,7 +46,7 @@ const run = (...args: string[]) => {
       cwd: join(__dirname, '..', '..'),
       env: {
         ...process.env,
-        REDIS_PORT: String(redis.port),
+        ...env,
         REDIS_LOADER_PASSWORD_FILE: join(dir, 'loader-password'),
         REDIS_LOADER_INTERVAL_MS: '200',
       },
@@ -86,5 +88,38 @@ describe('npm run redis:load-scripts', () => {
     expect(await new Promise((r) => watcher.proc.once('exit', r))).toBe(0);
     // and its output holds no secret
     expect(first.out.text + watcher.out.text).not.toContain(loader.password);
+  });
+});
+
+describe('npm run redis:load-scripts on a Redis Cluster', () => {
+  it('loads every BullMQ script into every master, as the loader user', async () => {
+    const cluster = await startRedisCluster({
+      acl: renderRedisAcl({ passwords, admin, scriptLoader: loader }),
+      adminUser: admin,
+    });
+    try {
+      const nodes = cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+      const once = runWith({ REDIS_CLUSTER_NODES: nodes });
+      const code = await new Promise((r) => once.proc.once('exit', r));
+      const total = BULLMQ_SCRIPTS.length * cluster.servers.length;
+      expect({ code, out: once.out.text }).toEqual({
+        code: 0,
+        out: expect.stringContaining(
+          `loaded ${total} of ${total} BullMQ scripts into every master`,
+        ),
+      });
+      for (const server of cluster.servers) {
+        const present = (await server
+          .admin()
+          .call('SCRIPT', 'EXISTS', ...BULLMQ_SCRIPTS.map((s) => s.sha))) as number[];
+        expect({ port: server.port, cached: present.filter((n) => n === 1).length }).toEqual({
+          port: server.port,
+          cached: BULLMQ_SCRIPTS.length,
+        });
+        expect(await server.admin().call('ACL', 'LOG')).toEqual([]);
+      }
+    } finally {
+      await cluster.stop();
+    }
   });
 });

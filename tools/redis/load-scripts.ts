@@ -2,8 +2,8 @@
 // into Redis' script cache, since the services may only EVALSHA (ADR 0018). Once: an init
 // step after Redis starts. --watch: a sidecar that reloads within an interval of a restart
 // (the cache is empty after every start) and keeps running.
-import Redis from 'ioredis';
-import { loadBullmqScripts } from '@lpi/messaging';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { loadBullmqScripts, loadBullmqScriptsOnCluster } from '@lpi/messaging';
 import { readLoaderConfig } from './load-scripts.config';
 
 const log = (line: string) => process.stdout.write(`[redis:load-scripts] ${line}\n`);
@@ -11,25 +11,35 @@ const log = (line: string) => process.stdout.write(`[redis:load-scripts] ${line}
 async function main(): Promise<void> {
   const watch = process.argv.includes('--watch');
   const config = readLoaderConfig();
-  const conn = new Redis({
-    host: config.host,
-    port: config.port,
+  const options: RedisOptions = {
     username: config.username,
     password: config.password,
-    // the loader user may run SCRIPT LOAD/EXISTS and PING only: no INFO, no CLIENT SETINFO
+    // the loader user may run SCRIPT LOAD/EXISTS, PING and CLUSTER SLOTS only: no INFO, no
+    // CLIENT SETINFO
     enableReadyCheck: false,
     disableClientInfo: true,
     maxRetriesPerRequest: 1,
-    retryStrategy: () => Math.min(config.intervalMs, 1000),
-  });
+  };
+  const retry = () => Math.min(config.intervalMs, 1000);
+  const conn = config.cluster
+    ? new Cluster(config.cluster, {
+        redisOptions: options,
+        enableReadyCheck: false,
+        clusterRetryStrategy: retry,
+      })
+    : new Redis({ ...options, host: config.host, port: config.port, retryStrategy: retry });
   let lastError = '';
   conn.on('error', (err: Error) => {
     if (err.message !== lastError) log(`redis: ${err.message}`);
     lastError = err.message;
   });
-  const where = `${config.host}:${config.port}`;
+  const where = config.cluster
+    ? `every master of the cluster at ${config.cluster.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : `${config.host}:${config.port}`;
   const once = async () => {
-    const { loaded, total } = await loadBullmqScripts(conn);
+    const { loaded, total } = await (conn instanceof Cluster
+      ? loadBullmqScriptsOnCluster(conn)
+      : loadBullmqScripts(conn));
     if (loaded > 0 || !watch) log(`loaded ${loaded} of ${total} BullMQ scripts into ${where}`);
     lastError = '';
   };

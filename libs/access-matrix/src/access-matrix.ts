@@ -26,7 +26,10 @@ export const PROVIDER_SCOPES = [
 ] as const;
 export type ProviderScope = (typeof PROVIDER_SCOPES)[number];
 
-/** Every BullMQ queue. A queue's keys live under `bull:<name>:*` in Redis. */
+/**
+ * Every BullMQ queue. A queue's keys live under `bull:{<name>}:*` in Redis: the `{<name>}` hash
+ * tag puts all of them in one Redis Cluster slot (ADR 0028).
+ */
 export const QUEUE_NAMES = [
   'payments',
   'payment-events',
@@ -186,7 +189,10 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
     },
     vault: { secretFields: COMMON_SECRET_FIELDS },
     queues: { produces: ['payments', 'payment-events'], consumes: ['payments'] },
-    database: { schema: 'payments', tables: { 'payments.requests': ['SELECT', 'INSERT', 'UPDATE'] } },
+    database: {
+      schema: 'payments',
+      tables: { 'payments.requests': ['SELECT', 'INSERT', 'UPDATE'] },
+    },
     http: {
       port: 3101,
       routes: [
@@ -335,9 +341,21 @@ export const consumersOf = (queue: QueueName): ServiceName[] =>
 export const hasScope = (service: ServiceName, scope: ProviderScope): boolean =>
   grantOf(service).oauth.scopes.includes(scope);
 
-/** Redis key pattern of one queue (BullMQ's default `bull` prefix). */
+/**
+ * The name BullMQ knows a queue by: the queue's name as a Redis Cluster hash tag, so that
+ * every key of the queue (`<prefix>:{<name>}:...`) hashes to one slot, as BullMQ's Lua
+ * scripts need on a cluster, while different queues spread over the masters (ADR 0028).
+ * The same layout serves a single Redis.
+ */
+export const bullQueueName = (queue: QueueName): string => `{${queue}}`;
+
+/** One key of a queue (`bull:{payments}:wait`); BullMQ's default `bull` prefix. */
+export const queueKey = (queue: QueueName, suffix: string, prefix = 'bull'): string =>
+  `${prefix}:${bullQueueName(queue)}:${suffix}`;
+
+/** Redis key pattern of one queue: `{` and `}` are literal in a Redis glob. */
 export const queueKeyPattern = (queue: QueueName, prefix = 'bull'): string =>
-  `${prefix}:${queue}:*`;
+  queueKey(queue, '*', prefix);
 
 export const isCallerRoute = (route: RouteGrant): route is CallerRoute => 'scope' in route;
 export const isSignedRoute = (route: RouteGrant): route is SignedRoute => 'signedBy' in route;

@@ -132,6 +132,7 @@ export class MessagingModule {
               redis: {
                 host: config.REDIS_HOST,
                 port: config.REDIS_PORT,
+                cluster: config.REDIS_CLUSTER_NODES,
                 password: secrets.current().data.redis_password,
               },
               backoffMs: config.JOB_BACKOFF_MS,

@@ -37,6 +37,23 @@ describe('runtime config', () => {
     ).toThrow(/JOB_RETRY_FOR_MS must be at most .* charge twice/);
   });
 
+  it('takes Redis Cluster seed nodes, and names a bad list', () => {
+    expect(
+      readRuntimeConfig('payment-service', {
+        ...env,
+        REDIS_CLUSTER_NODES: 'redis-0:6379, 10.0.0.7:7001',
+      }).REDIS_CLUSTER_NODES,
+    ).toEqual([
+      { host: 'redis-0', port: 6379 },
+      { host: '10.0.0.7', port: 7001 },
+    ]);
+    expect(readRuntimeConfig('payment-service', env).REDIS_CLUSTER_NODES).toBeUndefined();
+    for (const bad of ['', 'redis-0', 'redis-0:6379,', 'redis-0:99999', 'a:1;b:2'])
+      expect(() =>
+        readRuntimeConfig('payment-service', { ...env, REDIS_CLUSTER_NODES: bad }),
+      ).toThrow(/REDIS_CLUSTER_NODES: must be host:port/);
+  });
+
   it('names a bad setting', () => {
     expect(() => readRuntimeConfig('payment-service', { ...env, QUEUE_CONCURRENCY: '0' })).toThrow(
       /QUEUE_CONCURRENCY/,

@@ -9,6 +9,11 @@ const runtimeSettings = {
   LOG_LEVEL: setting.logLevel(),
   REDIS_HOST: z.string().default('127.0.0.1'),
   REDIS_PORT: setting.port(6379),
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,host:port`); set, the queues run on the cluster
+   * and REDIS_HOST/REDIS_PORT are not used (ADR 0028).
+   */
+  REDIS_CLUSTER_NODES: setting.hostPortList().optional(),
   PROVIDER_ISSUER: setting.url(),
   PROVIDER_API_URL: setting.url(),
   /**

@@ -49,7 +49,8 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|^NOSCRIPT /.test(
+    err.name === 'ClusterAllFailedError' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|^NOSCRIPT |^CLUSTERDOWN |Failed to refresh slots cache|Cluster isn't ready|^Too many Cluster redirections/.test(
       `${err.message} ${(err as { code?: string }).code ?? ''}`,
     )
   );

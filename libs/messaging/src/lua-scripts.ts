@@ -2,7 +2,13 @@
 /// <reference path="./bullmq-scripts.d.ts" />
 import { createHash } from 'node:crypto';
 import * as bullmqScripts from 'bullmq/dist/cjs/scripts';
-import Redis, { Command, type RedisOptions } from 'ioredis';
+import Redis, {
+  Cluster,
+  Command,
+  type ClusterNode,
+  type ClusterOptions,
+  type RedisOptions,
+} from 'ioredis';
 
 export interface LuaScript {
   name: string;
@@ -49,6 +55,39 @@ export class EvalshaOnlyRedis extends Redis {
   }
 }
 
+/**
+ * The same for a Redis Cluster: ioredis routes each EVALSHA to the master of its first key's
+ * slot, so every master needs the scripts in its cache (`loadBullmqScriptsOnCluster`).
+ */
+type LegacyClusterOptions = ClusterOptions & {
+  redisOptions?: ClusterOptions['redisOptions'] & { replyMapping?: 'legacy' };
+};
+
+export class EvalshaOnlyCluster extends Cluster {
+  constructor(
+    private readonly seeds: ClusterNode[],
+    options: ClusterOptions = {},
+  ) {
+    super(seeds, {
+      ...options,
+      redisOptions: { ...options.redisOptions, replyMapping: 'legacy' },
+    } as LegacyClusterOptions);
+  }
+
+  override defineCommand(
+    name: string,
+    definition: { lua: string; numberOfKeys?: number; readOnly?: boolean },
+  ): void {
+    super.defineCommand(name, definition);
+    (this.scriptsSet as Record<string, ScriptHolder>)[name].Command = Command;
+  }
+
+  override duplicate(overrideStartupNodes: ClusterNode[] = [], override?: ClusterOptions): Cluster {
+    const nodes = overrideStartupNodes.length > 0 ? overrideStartupNodes : this.seeds;
+    return new EvalshaOnlyCluster(nodes, { ...this.options, ...override });
+  }
+}
+
 export interface ScriptLoadResult {
   /** Scripts that were missing from the server's cache and have now been loaded. */
   loaded: number;
@@ -72,4 +111,26 @@ export async function loadBullmqScripts(admin: Redis): Promise<ScriptLoadResult>
       throw new Error(`SCRIPT LOAD of ${script.name} returned ${String(sha)}, not ${script.sha}`);
   }
   return { loaded: missing.length, total: BULLMQ_SCRIPTS.length };
+}
+
+/**
+ * The operator step on a Redis Cluster: every master has its own script cache, so load on
+ * each (a replica promoted later has an empty cache too: the watching loader reloads it).
+ */
+export async function loadBullmqScriptsOnCluster(cluster: Cluster): Promise<ScriptLoadResult> {
+  if (cluster.status !== 'ready')
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the cluster did not become ready')), 10_000);
+      cluster.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  const masters = cluster.nodes('master');
+  if (masters.length === 0) throw new Error('the cluster client knows no master yet');
+  const results = await Promise.all(masters.map((m) => loadBullmqScripts(m)));
+  return {
+    loaded: results.reduce((n, r) => n + r.loaded, 0),
+    total: results.reduce((n, r) => n + r.total, 0),
+  };
 }

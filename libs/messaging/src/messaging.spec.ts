@@ -13,6 +13,7 @@ import {
   SERVICE_NAMES,
   type QueueName,
   type ServiceName,
+  bullQueueName,
   consumersOf,
   grantOf,
   producersOf,
@@ -146,7 +147,7 @@ describe('renderRedisAcl', () => {
       const line = acl.split('\n').find((l) => l.startsWith(`user ${service} `)) ?? '';
       const keyPatterns = line.split(' ').filter((t) => t.startsWith('~') || t.startsWith('%'));
       const { produces, consumes } = grantOf(service).queues;
-      const granted = [...new Set([...produces, ...consumes])].map((q) => `~${prefix}:${q}:*`);
+      const granted = [...new Set([...produces, ...consumes])].map((q) => `~${prefix}:{${q}}:*`);
       expect({ service, keyPatterns: keyPatterns.sort() }).toEqual({
         service,
         keyPatterns: granted.sort(),
@@ -437,7 +438,7 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
       username: 'payment-service',
       password: passwords['payment-service'],
     });
-    const raw = new Queue('payments', { connection: conn, prefix });
+    const raw = new Queue(bullQueueName('payments'), { connection: conn, prefix });
     await raw.add(
       'payment.requested',
       { data: { payment_id: 'pay_x', amount: 1.5 } },
@@ -540,7 +541,7 @@ describe('Lua: a service runs only the BullMQ scripts an operator loaded (ADR 00
         const sha = createHash('sha1').update(BUSY_LOOP).digest('hex');
         await expect(conn.call('EVALSHA', sha, '0')).rejects.toThrow(/^NOSCRIPT/);
         // stock ioredis under BullMQ sends EVAL first on every socket: refused too
-        const stock = new Queue('payments', { connection: conn, prefix });
+        const stock = new Queue(bullQueueName('payments'), { connection: conn, prefix });
         stock.on('error', () => undefined);
         if (grantOf(service).queues.produces.includes('payments'))
           await expect(
@@ -582,7 +583,7 @@ describe('Lua: a service runs only the BullMQ scripts an operator loaded (ADR 00
         ['EVALSHA', BULLMQ_SCRIPTS[0].sha, '0'],
         ['FUNCTION', 'LOAD', BUSY_FUNCTION],
         ['SCRIPT', 'FLUSH'],
-        ['GET', `${prefix}:payments:id`],
+        ['GET', `${prefix}:{payments}:id`],
         ['KEYS', '*'],
       ])
         await expect(conn.call(cmd, ...args)).rejects.toThrow(/^NOPERM/);
@@ -599,7 +600,7 @@ describe('Lua: a service runs only the BullMQ scripts an operator loaded (ADR 00
       password: passwords['payment-service'],
       disableClientInfo: true,
     });
-    const q = new Queue('payments', { connection: conn, prefix });
+    const q = new Queue(bullQueueName('payments'), { connection: conn, prefix });
     await q.waitUntilReady();
     const defined = Object.values(conn.scriptsSet as Record<string, { sha: string }>).map(
       (s) => s.sha,
@@ -697,7 +698,7 @@ describe('a Redis restart under the generated ACL (append-only file on)', () => 
       for (let n = 1; n <= 5; n += 1) await payments.add(pay(n), { jobId: `pay_${n}` });
       await producer.close();
       const counts = async () => {
-        const q = new Queue('payments', {
+        const q = new Queue(bullQueueName('payments'), {
           prefix,
           connection: { host: '127.0.0.1', port: durable.port, ...admin },
         });
@@ -922,14 +923,14 @@ describe('denials', () => {
     const admin = redis.admin();
     const snapshot = async () => ({
       // without the stalled checker's marker, which an earlier test's worker leaves to expire
-      keys: ((await admin.keys(`${prefix}:payments:*`)) as string[])
+      keys: ((await admin.keys(`${prefix}:{payments}:*`)) as string[])
         .filter((k) => !k.endsWith(':stalled-check'))
         .sort(),
-      lastId: await admin.get(`${prefix}:payments:id`),
-      events: await admin.xlen(`${prefix}:payments:events`),
+      lastId: await admin.get(`${prefix}:{payments}:id`),
+      events: await admin.xlen(`${prefix}:{payments}:events`),
     });
     const before = await snapshot();
-    const q = new Queue('payments', { connection: conn, prefix });
+    const q = new Queue(bullQueueName('payments'), { connection: conn, prefix });
     q.on('error', () => undefined);
     await expect(
       q.add('payment.requested', { payment_id: 'pay_evil' }, { jobId: 'pay_evil' }),
@@ -945,10 +946,10 @@ describe('denials', () => {
     ]) {
       await expect(conn.call(cmd[0], ...cmd.slice(1))).rejects.toThrow(/NOPERM/);
     }
-    await expect(conn.call('DEL', `${prefix}:payments:wait`)).rejects.toThrow(/NOPERM/);
+    await expect(conn.call('DEL', `${prefix}:{payments}:wait`)).rejects.toThrow(/NOPERM/);
     await q.close();
     conn.disconnect();
-    expect(await redis.admin().exists(`${prefix}:payments:pay_evil`)).toBe(0);
+    expect(await redis.admin().exists(`${prefix}:{payments}:pay_evil`)).toBe(0);
     expect(await snapshot()).toEqual(before);
     const log = (await aclLog()) as unknown[][];
     expect(log.length).toBeGreaterThan(0);

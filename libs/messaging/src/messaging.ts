@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
-import { type RedisOptions } from 'ioredis';
-import { type QueueName, type ServiceName, grantOf, queuesOf } from '@lpi/access-matrix';
+import { type Cluster, type RedisOptions } from 'ioredis';
+import {
+  type QueueName,
+  type ServiceName,
+  bullQueueName,
+  grantOf,
+  queuesOf,
+} from '@lpi/access-matrix';
 import {
   CONTRACTS,
   type Envelope,
@@ -12,11 +18,21 @@ import {
 } from './contracts';
 import { MessagingError, PermanentJobError, RescheduleJobError } from './errors';
 import { traceIdOf, withConsumerSpan, withProducerSpan } from './job-tracing';
-import { EvalshaOnlyRedis } from './lua-scripts';
+import { EvalshaOnlyCluster, EvalshaOnlyRedis } from './lua-scripts';
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
 
 export interface RedisConnection {
   host: string;
   port: number;
+  /**
+   * Seed nodes of a Redis Cluster (any few of its nodes; the rest is discovered). When set,
+   * `host` and `port` are not used. The same ACL users must exist on every node.
+   */
+  cluster?: readonly RedisNode[];
   /** Defaults to the service name: one ACL user per service. */
   username?: string;
   password: string;
@@ -163,7 +179,7 @@ export class Messaging {
   >();
   private readonly workers: Worker[] = [];
   private readonly listeners: QueueEvents[] = [];
-  private readonly connections: Redis[] = [];
+  private readonly connections: (Redis | Cluster)[] = [];
   private started = false;
 
   private readonly retry: ReturnType<typeof cappedBackoff>;
@@ -197,10 +213,25 @@ export class Messaging {
     };
   }
 
-  private connection(forWorker: boolean): Redis {
+  private connection(forWorker: boolean): Redis | Cluster {
+    const seeds = this.options.redis.cluster;
+    // the node options must not name a host: ioredis applies them over each node's address
+    const { host: _host, port: _port, ...nodeOptions } = this.connectionOptions(forWorker);
     // scripts by EVALSHA only: the ACL users may not EVAL (ADR 0018)
-    const conn = new EvalshaOnlyRedis(this.connectionOptions(forWorker));
-    conn.on('error', (err) => this.options.onError?.(err, 'redis'));
+    const conn =
+      seeds && seeds.length > 0
+        ? new EvalshaOnlyCluster(
+            seeds.map((n) => ({ ...n })),
+            {
+              redisOptions: nodeOptions,
+              enableOfflineQueue: forWorker,
+              // a master that died is failed over (or not) by the cluster; until then the
+              // slot's commands wait and retry like any other outage
+              clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+            },
+          )
+        : new EvalshaOnlyRedis(this.connectionOptions(forWorker));
+    conn.on('error', (err: Error) => this.options.onError?.(err, 'redis'));
     this.connections.push(conn);
     return conn;
   }
@@ -311,7 +342,7 @@ export class Messaging {
   ): Worker {
     const schema = envelopeSchema(queue);
     const worker: Worker = new Worker(
-      queue,
+      bullQueueName(queue),
       this.observed(queue, async (job: Job, token?: string) => {
         const parsed = schema.safeParse(job.data);
         if (!parsed.success) {
@@ -466,7 +497,7 @@ export class Messaging {
         `${this.service} may not watch queue "${queue}": the access matrix does not grant it`,
       );
     }
-    const listener = new QueueEvents(queue, {
+    const listener = new QueueEvents(bullQueueName(queue), {
       connection: this.connection(true),
       prefix: this.options.prefix,
       lastEventId: `${sinceMs}-0`,
@@ -503,7 +534,7 @@ export class Messaging {
   private queue(queue: QueueName): Queue {
     let q = this.queues.get(queue);
     if (!q) {
-      q = new Queue(queue, {
+      q = new Queue(bullQueueName(queue), {
         connection: this.connection(false),
         prefix: this.options.prefix,
         defaultJobOptions: {
@@ -525,7 +556,19 @@ export class Messaging {
    */
   updatePassword(password: string): void {
     this.options.redis.password = password;
-    for (const c of this.connections) c.options.password = password;
+    for (const c of this.connections) {
+      if (!c.isCluster) {
+        (c as Redis).options.password = password;
+        continue;
+      }
+      // a cluster connects to each node with its redisOptions; the pool keeps its own copy
+      const cluster = c as Cluster;
+      if (cluster.options.redisOptions) cluster.options.redisOptions.password = password;
+      const pool = (cluster as unknown as { connectionPool?: { redisOptions?: RedisOptions } })
+        .connectionPool;
+      if (pool?.redisOptions) pool.redisOptions.password = password;
+      for (const node of cluster.nodes()) node.options.password = password;
+    }
   }
 
   /** Counts per state of a queue this service touches (metrics at scrape time, tests, the demo). */

@@ -7,13 +7,17 @@ import { SERVICE_NAMES, type ServiceName, queueKeyPattern, queuesOf } from '@lpi
  * runs nothing but the BullMQ scripts an operator loaded (ADR 0018). Deliberately absent:
  * EVAL, EVAL_RO, SCRIPT, FUNCTION, FCALL, SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSH*, CONFIG, DEBUG,
  * MONITOR, SLOWLOG, CLIENT (but SETNAME; the connections send no CLIENT SETINFO), SELECT,
- * pub/sub.
+ * pub/sub. On a Redis Cluster the client also asks for the slot map and the cluster's state
+ * and follows ASK redirects (ADR 0028); on a single Redis those three are harmless.
  */
 export const BULLMQ_COMMANDS = [
   'ping',
   'quit',
   'info',
   'client|setname',
+  'cluster|slots',
+  'cluster|info',
+  'asking',
   'bzpopmin',
   'xread',
   'evalsha',
@@ -86,8 +90,17 @@ export interface RedisAclOptions {
   prefix?: string;
 }
 
-/** What the script loader needs, and nothing else: no keys, no EVAL. */
-export const SCRIPT_LOADER_COMMANDS = ['ping', 'script|load', 'script|exists'] as const;
+/**
+ * What the script loader needs, and nothing else: no keys, no EVAL. On a cluster ioredis
+ * also reads the slot map, over a connection it names (`CLIENT SETNAME`).
+ */
+export const SCRIPT_LOADER_COMMANDS = [
+  'ping',
+  'script|load',
+  'script|exists',
+  'cluster|slots',
+  'client|setname',
+] as const;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -46,6 +46,24 @@ const intSchema = z
   .regex(/^[1-9]\d*$/, 'must be a positive integer')
   .transform(Number);
 
+const hostPortSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)
+  .transform((n) => {
+    const at = n.lastIndexOf(':');
+    return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
+  })
+  .refine((n) => n.port > 0 && n.port < 65536);
+/** `host:port,host:port`: seed nodes of a Redis Cluster (any few; the rest is discovered). */
+const nodeListSchema = z.string().transform((v, ctx) => {
+  const nodes = v.split(',').map((n) => hostPortSchema.safeParse(n.trim()));
+  if (v.trim() === '' || nodes.some((n) => !n.success)) {
+    ctx.addIssue({ code: 'custom', message: 'must be host:port[,host:port...]' });
+    return z.NEVER;
+  }
+  return nodes.map((n) => n.data as { host: string; port: number });
+});
+
 /** Reusable setting parsers (environment values are strings; defaults are final values). */
 export const setting = {
   port: (fallback?: number) => (fallback === undefined ? portSchema : portSchema.default(fallback)),
@@ -56,6 +74,7 @@ export const setting = {
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nonEmpty: () => z.string().min(1, 'must not be empty'),
   file: () => z.string().min(1, 'must be a file path'),
+  hostPortList: () => nodeListSchema,
   bool: (fallback = false) =>
     z
       .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })

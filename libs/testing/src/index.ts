@@ -11,3 +11,4 @@ export * from './log-scan';
 export * from './client-auth';
 export * from './secret-shapes';
 export * from './postgres-server';
+export * from './redis-cluster';

@@ -18,6 +18,8 @@ export interface RedisServerOptions {
    * the operator step that loads BullMQ's scripts into the empty cache (ADR 0018).
    */
   afterStart?: (admin: Redis) => Promise<unknown>;
+  /** More redis-server arguments (startRedisCluster's `--cluster-enabled yes`, ...). */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServer {
@@ -78,6 +80,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     // admin SCRIPT KILL it) instead of waiting; Redis 7.0 knows it as busy-reply-threshold
     '--busy-reply-threshold',
     '1000',
+    ...(options.extraArgs ?? []),
   ];
   if (options.acl !== undefined) {
     const aclFile = join(dir, 'users.acl');

@@ -1,25 +1,43 @@
 // Redis ACL: the service's user touches its own queues' keys and nothing else; BullMQ's
 // own add into another queue is refused and leaves no key behind.
-import { QUEUE_NAMES, queuesOf, type QueueName, type ServiceName } from '@lpi/access-matrix';
+import {
+  QUEUE_NAMES,
+  bullQueueName,
+  queueKey,
+  queuesOf,
+  type QueueName,
+  type ServiceName,
+} from '@lpi/access-matrix';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import type { Loot } from '../loot';
 import { allowed, denied, settle } from '../rows';
 import type { Probe, ProbeContext } from './context';
 
-/** A connection as the service's Redis user with the looted password. */
-export function connectAs(ctx: ProbeContext, l: Loot, password = l.secret.redis_password): Redis {
-  const redis = new Redis({
-    host: ctx.stack.redis.host,
-    port: ctx.stack.redis.port,
-    username: l.service,
-    password,
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: false,
-  });
+/**
+ * A connection as the service's Redis user with the looted password: to the one Redis, or
+ * to the cluster (the attacker follows the slot map, as BullMQ does).
+ */
+export function connectAs(
+  ctx: ProbeContext,
+  l: Loot,
+  password = l.secret.redis_password,
+): Redis | Cluster {
+  const options = { username: l.service, password, maxRetriesPerRequest: 1 };
+  const { redis: single, redisCluster } = ctx.stack;
+  const redis = redisCluster
+    ? new Cluster(
+        redisCluster.nodes.map((n) => ({ ...n })),
+        { redisOptions: { ...options, disableClientInfo: true } },
+      )
+    : new Redis({ ...options, host: single.host, port: single.port, enableReadyCheck: false });
   redis.on('error', () => undefined);
   return redis;
 }
+
+/** The operator's view, to check what an attempt left behind. */
+const adminOf = (ctx: ProbeContext): Redis | Cluster =>
+  ctx.stack.redisCluster?.admin() ?? ctx.stack.redis.admin();
 
 const movesMoney = (service: ServiceName, queue: QueueName) =>
   service === 'reporting-service' && (queue === 'payments' || queue === 'refunds');
@@ -27,23 +45,24 @@ const movesMoney = (service: ServiceName, queue: QueueName) =>
 async function enqueueIntoOthers(
   ctx: ProbeContext,
   service: ServiceName,
-  redis: Redis,
+  redis: Redis | Cluster,
   queue: QueueName,
 ) {
   const row = ctx.rows.for(service, 'redis');
-  const conn = redis.duplicate();
+  const conn = redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
   conn.on('error', () => undefined);
-  const q = new Queue(queue, { connection: conn, skipVersionCheck: true });
+  const q = new Queue(bullQueueName(queue), { connection: conn, skipVersionCheck: true });
   q.on('error', () => undefined);
+  const admin = adminOf(ctx);
   try {
-    const before = await ctx.stack.redis.admin().exists(`bull:${queue}:drill-evil`);
+    const before = await admin.exists(queueKey(queue, 'drill-evil'));
     row(
       `enqueue into ${queue} (BullMQ add)`,
       'deny',
       await settle(() => q.add('evil', { x: 1 }, { jobId: 'drill-evil' })),
       movesMoney(service, queue),
     );
-    const after = await ctx.stack.redis.admin().exists(`bull:${queue}:drill-evil`);
+    const after = await admin.exists(queueKey(queue, 'drill-evil'));
     row(
       `nothing written to ${queue}`,
       'deny',
@@ -60,9 +79,9 @@ async function enqueueIntoOthers(
  * running, loading or registering one's own script must be refused (fixed). Should the busy
  * loop run anyway, the admin kills it once Redis answers BUSY, and the row fails.
  */
-async function ownLua(ctx: ProbeContext, service: ServiceName, redis: Redis) {
+async function ownLua(ctx: ProbeContext, service: ServiceName, redis: Redis | Cluster) {
   const row = ctx.rows.for(service, 'redis');
-  const admin = ctx.stack.redis.admin();
+  const admin = adminOf(ctx);
   let answered = false;
   const killer = (async () => {
     while (!answered) {
@@ -100,15 +119,17 @@ export const redisProbe: Probe = async (ctx, service) => {
   try {
     for (const queue of QUEUE_NAMES) {
       const mine = queuesOf(service).includes(queue);
+      const wait = queueKey(queue, 'wait');
+      const probe = queueKey(queue, 'drill-probe');
       row(
-        `read ${queue} (LLEN bull:${queue}:wait)`,
+        `read ${queue} (LLEN ${wait})`,
         mine ? 'allow' : 'deny',
-        await settle(() => redis.llen(`bull:${queue}:wait`)),
+        await settle(() => redis.llen(wait)),
       );
       row(
-        `obliterate ${queue} (DEL bull:${queue}:drill-probe)`,
+        `obliterate ${queue} (DEL ${probe})`,
         mine ? 'allow' : 'deny',
-        await settle(() => redis.del(`bull:${queue}:drill-probe`)),
+        await settle(() => redis.del(probe)),
       );
       if (!mine) await enqueueIntoOthers(ctx, service, redis, queue);
     }
