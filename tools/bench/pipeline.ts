@@ -3,10 +3,12 @@
 // webhook -> webhook-service -> `provider-events` -> reporting-service), against the same
 // stack with a fixed token and against raw BullMQ on the same Redis. The arms run in
 // alternating rounds so the machine's noise falls on all of them.
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Queue, Worker } from 'bullmq';
+import { Pool } from 'pg';
 import { bullQueueName, grantOf, secretDataPathOf } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -56,9 +58,11 @@ function cpuByProcess(): Record<string, number> {
         ? app.split('/')[1]
         : cmd[0].includes('redis-server')
           ? 'redis-server'
-          : Number(entry) === process.pid
-            ? 'bench driver (HTTP clients)'
-            : 'other';
+          : cmd[0].startsWith('postgres')
+            ? 'postgres'
+            : Number(entry) === process.pid
+              ? 'bench driver (HTTP clients)'
+              : 'other';
       parentOf.set(Number(entry), Number(fields[1]));
       // utime + stime in clock ticks (100 per second on Linux)
       stat.set(Number(entry), { label, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
@@ -193,7 +197,9 @@ function httpsJson(
  * `node:http` endpoint adds the job; a worker charges the provider over mTLS with one fixed
  * token (payment-service's own credentials and certificate, read from Vault) and adds the
  * event; a second worker consumes the event. No NestJS, no envelope or contract checks, no
- * token manager, no ACL user, no logs. The provider's signed webhook still goes to the
+ * token manager, no ACL user, no logs, no per-service database login (one bare `pg` pool as
+ * the owner), but the same rows: the request stored before it is queued, settled after the
+ * charge, and reporting's row. The provider's signed webhook still goes to the
  * stack's webhook-service, as it does for the pipeline, so the two arms differ exactly by
  * what the architecture adds around the same external work.
  */
@@ -235,6 +241,8 @@ export async function runHandRolled(
     throw new Error(`hand-rolled arm: token endpoint answered ${issued.status}`);
   const bearer = `Bearer ${String(issued.json.access_token)}`;
 
+  const db = new Pool({ connectionString: stack.postgres.url(), max: 8 });
+  db.on('error', () => undefined);
   const connection = adminConnection(stack);
   const workerOptions = { connection: { ...connection, maxRetriesPerRequest: null }, concurrency };
   const payments = new Queue(`bench-hand-${tag}-payments`, { connection });
@@ -255,9 +263,18 @@ export async function runHandRolled(
         JSON.stringify({ amount: p.amount, currency: p.currency }),
       );
       if (charge.status >= 300) throw new Error(`provider answered ${charge.status}`);
+      await db.query(
+        `UPDATE payments.requests SET state = 'succeeded', provider_id = $2, updated_at = now() WHERE id = $1`,
+        [p.payment_id, charge.json.id],
+      );
       await events.add(
         'evt',
-        { payment_id: p.payment_id, provider_payment_id: charge.json.id },
+        {
+          payment_id: p.payment_id,
+          provider_payment_id: charge.json.id,
+          amount: p.amount,
+          currency: p.currency,
+        },
         {
           jobId: `evt-${p.payment_id}`,
         },
@@ -265,7 +282,19 @@ export async function runHandRolled(
     },
     workerOptions,
   );
-  const reporter = new Worker(events.name, async () => void (done += 1), workerOptions);
+  const reporter = new Worker(
+    events.name,
+    async (job) => {
+      const e = job.data as Record<string, string | number>;
+      await db.query(
+        `INSERT INTO reporting.payments (payment_id, provider_payment_id, amount, currency)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING`,
+        [e.payment_id, e.provider_payment_id, e.amount, e.currency],
+      );
+      done += 1;
+    },
+    workerOptions,
+  );
   let seq = 0;
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -273,17 +302,32 @@ export async function runHandRolled(
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const input = JSON.parse(body) as { amount: number; currency: string };
-      const payment_id = `pay_${tag}_${++seq}`;
-      payments.add('payment', { payment_id, ...input }, { jobId: payment_id }).then(
-        () => {
-          res.writeHead(202, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ payment_id, status: 'queued' }));
-        },
-        () => {
-          res.writeHead(503);
-          res.end();
-        },
-      );
+      const payment_id = `pay_${createHash('sha256')
+        .update(`${tag}-${++seq}`)
+        .digest('base64url')
+        .slice(0, 24)}`;
+      db.query(
+        `INSERT INTO payments.requests (id, fingerprint, amount, currency) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO NOTHING`,
+        [payment_id, body.length, input.amount, input.currency],
+      )
+        .then(() => payments.add('payment', { payment_id, ...input }, { jobId: payment_id }))
+        .then(() =>
+          db.query(
+            `UPDATE payments.requests SET state = 'queued' WHERE id = $1 AND state = 'received'`,
+            [payment_id],
+          ),
+        )
+        .then(
+          () => {
+            res.writeHead(202, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ payment_id, status: 'queued' }));
+          },
+          () => {
+            res.writeHead(503);
+            res.end();
+          },
+        );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -311,6 +355,7 @@ export async function runHandRolled(
     await Promise.all([charger.close(), reporter.close()]);
     await Promise.all([payments, events].map((q) => q.obliterate({ force: true })));
     await Promise.all([payments, events].map((q) => q.close()));
+    await db.end();
     agent.destroy();
   }
 }

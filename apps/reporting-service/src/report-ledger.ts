@@ -8,13 +8,25 @@ export interface ProviderTransaction {
   currency: string;
 }
 
-type Totals = { count: number; by_currency: Record<string, number>; setHash: string };
+/**
+ * Moves the running totals by the rows the CTE `ins` (id, amount, currency) inserted; in the
+ * same statement as the insert, so a row is counted exactly once (a redelivery inserts nothing).
+ */
+const MOVE_TOTALS = (kind: string) => `
+  INSERT INTO reporting.totals (kind, currency, count, amount, id_hash)
+  SELECT '${kind}', currency, count(*), sum(amount), bit_xor(hashtextextended(id, 0))
+  FROM ins GROUP BY currency
+  ON CONFLICT (kind, currency) DO UPDATE SET
+    count = totals.count + EXCLUDED.count,
+    amount = totals.amount + EXCLUDED.amount,
+    id_hash = totals.id_hash # EXCLUDED.id_hash`;
 
 /**
  * reporting-service's own read model in PostgreSQL (schema `reporting`): the results its
- * queues told it, the provider events, and its mirror of the provider's transactions, read
- * incrementally by cursor. Every write is an upsert keyed by the event's own id, so a
- * redelivered event or a replica doing the same work changes nothing.
+ * queues told it, the provider events, its mirror of the provider's transactions (read
+ * incrementally by cursor), and running totals per kind and currency moved by the same
+ * statements. Every write is keyed by the event's own id, so a redelivered event or a replica
+ * doing the same work changes nothing, and a summary reads a handful of rows at any size.
  */
 export class ReportLedger {
   constructor(private readonly db: Queryable) {}
@@ -22,8 +34,11 @@ export class ReportLedger {
   async recordPayment({ data }: Envelope<'payment-events'>): Promise<void> {
     if (data.status !== 'succeeded') return;
     await this.db.query(
-      `INSERT INTO reporting.payments (payment_id, provider_payment_id, amount, currency)
-       VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING`,
+      `WITH ins AS (
+         INSERT INTO reporting.payments (payment_id, provider_payment_id, amount, currency)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING
+         RETURNING provider_payment_id AS id, amount, currency)
+       ${MOVE_TOTALS('payments')}`,
       [data.payment_id, data.provider_payment_id, data.amount, data.currency],
     );
   }
@@ -31,16 +46,22 @@ export class ReportLedger {
   async recordRefund({ data }: Envelope<'refund-events'>): Promise<void> {
     if (data.status !== 'succeeded') return;
     await this.db.query(
-      `INSERT INTO reporting.refunds (refund_id, provider_refund_id, amount, currency)
-       VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING`,
+      `WITH ins AS (
+         INSERT INTO reporting.refunds (refund_id, provider_refund_id, amount, currency)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING
+         RETURNING provider_refund_id AS id, amount, currency)
+       ${MOVE_TOTALS('refunds')}`,
       [data.refund_id, data.provider_refund_id, data.amount, data.currency],
     );
   }
 
   async recordProviderEvent({ data }: Envelope<'provider-events'>): Promise<void> {
     await this.db.query(
-      `INSERT INTO reporting.provider_events (webhook_id, event_type) VALUES ($1, $2)
-       ON CONFLICT (webhook_id) DO NOTHING`,
+      `WITH ins AS (
+         INSERT INTO reporting.provider_events (webhook_id, event_type) VALUES ($1, $2)
+         ON CONFLICT (webhook_id) DO NOTHING
+         RETURNING webhook_id AS id, 0::bigint AS amount, ''::text AS currency)
+       ${MOVE_TOTALS('events')}`,
       [data.webhook_id, data.event_type],
     );
   }
@@ -57,9 +78,12 @@ export class ReportLedger {
   async storePage(page: ProviderTransaction[]): Promise<void> {
     if (!page.length) return;
     await this.db.query(
-      `INSERT INTO reporting.provider_transactions (id, type, amount, currency)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
-       ON CONFLICT (id) DO NOTHING`,
+      `WITH ins AS (
+         INSERT INTO reporting.provider_transactions (id, type, amount, currency)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, amount, currency)
+       ${MOVE_TOTALS('provider')}`,
       [
         page.map((t) => t.id),
         page.map((t) => t.type),
@@ -76,47 +100,37 @@ export class ReportLedger {
 
   /**
    * The totals per currency, and whether our provider ids are exactly the provider's: equal
-   * counts and an equal XOR of the ids' 64-bit hashes, computed in the same scans as the totals
-   * (a join of both sets would cost more than the totals themselves at 100,000 rows).
+   * counts and an equal XOR of the ids' 64-bit hashes, both kept in the running totals.
    */
   async summary() {
-    const [payments, refunds, provider, events] = await Promise.all([
-      this.totals('reporting.payments', 'provider_payment_id'),
-      this.totals('reporting.refunds', 'provider_refund_id'),
-      this.totals('reporting.provider_transactions', 'id'),
-      this.db.query<{ n: string }>('SELECT count(*) AS n FROM reporting.provider_events'),
-    ]);
-    const ours = xorHex(payments.setHash, refunds.setHash);
+    const { rows } = await this.db.query<{
+      kind: 'payments' | 'refunds' | 'provider' | 'events';
+      currency: string;
+      count: string;
+      amount: string;
+      id_hash: string;
+    }>('SELECT kind, currency, count, amount, id_hash FROM reporting.totals');
+    const of = (kind: string) => {
+      const mine = rows.filter((r) => r.kind === kind);
+      return {
+        count: mine.reduce((n, r) => n + Number(r.count), 0),
+        by_currency: Object.fromEntries(
+          mine.filter((r) => Number(r.count) > 0).map((r) => [r.currency, Number(r.amount)]),
+        ) as Record<string, number>,
+        hash: mine.reduce((h, r) => h ^ BigInt(r.id_hash), 0n),
+      };
+    };
+    const [payments, refunds, provider, events] = ['payments', 'refunds', 'provider', 'events'].map(
+      of,
+    );
     return {
       payments: { count: payments.count, by_currency: payments.by_currency },
       refunds: { count: refunds.count, by_currency: refunds.by_currency },
       provider: { transactions: provider.count, net_by_currency: provider.by_currency },
-      provider_events_received: Number(events.rows[0]?.n ?? 0),
-      reconciled: payments.count + refunds.count === provider.count && ours === provider.setHash,
+      provider_events_received: events.count,
+      reconciled:
+        payments.count + refunds.count === provider.count &&
+        (payments.hash ^ refunds.hash) === provider.hash,
     };
   }
-
-  private async totals(table: string, idColumn: string): Promise<Totals> {
-    const { rows } = await this.db.query<{
-      currency: string;
-      n: string;
-      amount: string;
-      h: string;
-    }>(
-      `SELECT currency, count(*) AS n, sum(amount) AS amount,
-              bit_xor(hashtextextended(${idColumn}, 0)) AS h
-       FROM ${table} GROUP BY currency ORDER BY currency`,
-    );
-    let setHash = '0';
-    const by_currency: Record<string, number> = {};
-    let count = 0;
-    for (const r of rows) {
-      count += Number(r.n);
-      by_currency[r.currency] = Number(r.amount);
-      setHash = xorHex(setHash, r.h);
-    }
-    return { count, by_currency, setHash };
-  }
 }
-
-const xorHex = (a: string, b: string) => (BigInt(a) ^ BigInt(b)).toString();

@@ -172,3 +172,25 @@ it.each([
   expect(res.headers.get('retry-after')).toBe(retryAfter);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
 });
+
+it('counts each event once when deliveries race (the totals move with the row, in one statement)', async () => {
+  rt.provider = async () => ({ status: 200, data: { data: [], has_more: false }, headers: {} });
+  const before = (await (await summary()).json()) as { payments: { count: number } };
+  const event = (i: number) => ({
+    payment_id: `pay_race_${i}`,
+    provider_payment_id: `pp_race_${i}`,
+    status: 'succeeded' as const,
+    amount: 10,
+    currency: 'CHF',
+  });
+  await Promise.all(Array.from({ length: 60 }, (_, i) => deliver('payment-events', event(i % 30))));
+  const after = (await (await summary()).json()) as {
+    payments: { count: number; by_currency: Record<string, number> };
+  };
+  expect(after.payments.count - before.payments.count).toBe(30);
+  expect(after.payments.by_currency.CHF).toBe(300);
+  const recount = await db.query<{ n: string; s: string }>(
+    `SELECT count(*) AS n, sum(amount) AS s FROM reporting.payments WHERE currency = 'CHF'`,
+  );
+  expect(recount.rows[0]).toEqual({ n: '30', s: '300' });
+});

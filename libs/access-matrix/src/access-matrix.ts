@@ -53,6 +53,7 @@ export const TABLE_NAMES = [
   'reporting.provider_events',
   'reporting.provider_transactions',
   'reporting.sync_state',
+  'reporting.totals',
 ] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 /** No DELETE anywhere: a record of money is corrected by a new row or a new state, never erased. */
@@ -251,6 +252,7 @@ export const ACCESS_MATRIX: Readonly<Record<ServiceName, ServiceGrant>> = {
         'reporting.provider_events': ['SELECT', 'INSERT', 'UPDATE'],
         'reporting.provider_transactions': ['SELECT', 'INSERT', 'UPDATE'],
         'reporting.sync_state': ['SELECT', 'INSERT', 'UPDATE'],
+        'reporting.totals': ['SELECT', 'INSERT', 'UPDATE'],
       },
     },
     http: {

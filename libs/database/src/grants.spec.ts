@@ -122,11 +122,12 @@ describe('database grants from the access matrix', () => {
 });
 
 const updatableColumn = (table: string) =>
-  table.endsWith('sync_state')
+  table === 'reporting.sync_state'
     ? 'cursor'
-    : table.startsWith('reporting.') || table === 'webhooks.events'
-      ? 'recorded_at'.replace(
-          /recorded_at/,
-          table === 'webhooks.events' ? 'updated_at' : 'recorded_at',
-        )
-      : 'state';
+    : table === 'reporting.totals'
+      ? 'count'
+      : table === 'webhooks.events'
+        ? 'updated_at'
+        : table.startsWith('reporting.')
+          ? 'recorded_at'
+          : 'state';

@@ -97,6 +97,7 @@ const SOME_COLUMN: Record<TableName, string> = {
   'reporting.provider_events': 'recorded_at',
   'reporting.provider_transactions': 'recorded_at',
   'reporting.sync_state': 'cursor',
+  'reporting.totals': 'count',
 };
 
 const statementFor = (table: TableName, privilege: TablePrivilege | 'DELETE'): string =>
