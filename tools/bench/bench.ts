@@ -440,6 +440,35 @@ async function inboundGuard() {
   recordGuardShare();
 }
 
+async function reportSummary() {
+  step(
+    'GET /reports/summary at 100,000 stored transactions, vs a bare SQL query of the same totals',
+  );
+  const { reportSummaryBenchmark } = await import('./report-summary');
+  const r = await reportSummaryBenchmark({
+    transactions: Number(process.env.BENCH_REPORT_TRANSACTIONS ?? 100_000),
+    rounds: 30,
+    log: (line) => console.log(`    ${line}`),
+  });
+  record({
+    name: 'reportSummaryMs',
+    value: r.summaryMs,
+    unit: 'ms (HTTP, token, provider page, totals)',
+  });
+  record({
+    name: 'reportBareQueryMs',
+    value: r.bareMs,
+    unit: 'ms (the same totals from the rows)',
+  });
+  record({
+    name: 'reportSummaryVsBareQuery',
+    value: r.bareMs / r.summaryMs,
+    unit: 'ratio (bare time / ours)',
+    goal: '≥ 0.8',
+  });
+  if (!r.reconciled) throw new Error('the benchmark report did not reconcile');
+}
+
 export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'cold herd', run: coldHerd },
   { name: 'simulated hour', run: simulatedHour },
@@ -449,6 +478,7 @@ export const SECTIONS: { name: string; run: () => Promise<void> }[] = [
   { name: 'inbound guard', run: inboundGuard },
   { name: 'pipeline', run: pipeline },
   { name: 'redis cluster', run: redisCluster },
+  { name: 'report summary', run: reportSummary },
   { name: 'service runtime', run: serviceRuntime },
 ];
 
