@@ -256,6 +256,27 @@ async function pipeline() {
   record({ name: 'pipelinePaymentsPerSec', value: managed, unit: 'payments/s' });
   record({ name: 'pipelineLatencyP50Ms', value: pct(0.5), unit: 'ms (POST to reported)' });
   record({ name: 'pipelineLatencyP99Ms', value: pct(0.99), unit: 'ms (POST to reported)' });
+  if (r.halfRate) {
+    const half = r.halfRate.latencies;
+    record({
+      name: 'pipelineLatencyP50MsAtHalfRate',
+      value: half[Math.floor(half.length / 2)],
+      unit: `ms (open loop at ${(managed / 2).toFixed(0)}/s, half the maximum)`,
+    });
+  }
+  if (r.twoWorkers.length) {
+    const two = rate(r.twoWorkers);
+    record({
+      name: 'pipelineTwoWorkersPerSec',
+      value: two,
+      unit: 'payments/s (2 payment-service processes)',
+    });
+    record({
+      name: 'pipelineTwoWorkersVsOne',
+      value: two / managed,
+      unit: 'ratio (2 cores shared by every process)',
+    });
+  }
   record({ name: 'pipelineFixedTokenPerSec', value: fixed, unit: 'payments/s' });
   record({
     name: 'pipelineAuthVsFixedToken',

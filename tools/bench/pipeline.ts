@@ -84,15 +84,36 @@ async function completedEvents(queue: Queue): Promise<number> {
   return (await queue.getJobCounts('completed')).completed ?? 0;
 }
 
-/** `n` payments through the stack with IN_FLIGHT concurrent clients, timed to the report. */
-export async function runPayments(stack: Stack, n: number, tag: string): Promise<PipelineRun> {
+/** Calls `send(0..n-1)` open loop at `perSec`: one every 1/perSec s, whatever is in flight. */
+async function paced(n: number, perSec: number, send: (i: number) => Promise<void>) {
+  const t0 = performance.now();
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const wait = t0 + (i * 1000) / perSec - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sends.push(send(i));
+  }
+  await Promise.all(sends);
+}
+
+/**
+ * `n` payments through the stack, timed to the report: from IN_FLIGHT concurrent clients
+ * (the maximum rate), or open loop at `perSec` (the latency at a given load).
+ */
+export async function runPayments(
+  stack: Stack,
+  n: number,
+  tag: string,
+  perSec?: number,
+): Promise<PipelineRun> {
   const events = new Queue(bullQueueName('payment-events'), { connection: adminConnection(stack) });
   try {
     const before = await completedEvents(events);
     const sentAt = new Map<string, number>();
     const cpu0 = cpuByProcess();
     const t0 = performance.now();
-    await fromClients(n, async (i) => {
+    const load = perSec ? paced.bind(null, n, perSec) : fromClients.bind(null, n);
+    await load(async (i) => {
       const at = Date.now();
       // as checkout, the caller the matrix grants POST /payments (its token cached per role)
       const res = await stack.callers.checkout.post('payment-service', '/payments', `${tag}-${i}`, {
@@ -366,6 +387,10 @@ export interface PipelineResults {
   rawOneHop: number[];
   rawSameHops: number[];
   handRolled: { perSec: number; cpuMsPerPayment: number }[];
+  /** Open loop at half the measured maximum rate: the latency a caller sees under load. */
+  halfRate?: PipelineRun;
+  /** The same stack with a second payment-service process on the same queues. */
+  twoWorkers: PipelineRun[];
 }
 
 /**
@@ -401,6 +426,7 @@ export async function pipelineBenchmark(options: {
       rawOneHop: [],
       rawSameHops: [],
       handRolled: [],
+      twoWorkers: [],
     };
     for (let r = 1; r <= options.rounds; r++) {
       const n = options.paymentsPerRound;
@@ -419,6 +445,23 @@ export async function pipelineBenchmark(options: {
         await runHandRolled(managed, n, `h${r}${Date.now()}`, options.concurrency),
       );
     }
+    const maxRate =
+      results.managed.reduce((a, x) => a + x.payments, 0) /
+      results.managed.reduce((a, x) => a + x.seconds, 0);
+    options.log(`open loop at half the measured maximum (${(maxRate / 2).toFixed(1)}/s)`);
+    results.halfRate = await runPayments(
+      managed,
+      options.paymentsPerRound,
+      `half-${Date.now()}`,
+      maxRate / 2,
+    );
+    options.log('a second payment-service process on the same queues');
+    await managed.startReplica('payment-service');
+    await runPayments(managed, 100, `warm-2-${Date.now()}`);
+    for (let r = 1; r <= Math.min(3, options.rounds); r++)
+      results.twoWorkers.push(
+        await runPayments(managed, options.paymentsPerRound, `two${r}-${Date.now()}`),
+      );
     return results;
   } finally {
     await fixed?.stop();
