@@ -114,6 +114,18 @@ function plan(service: ServiceName, project?: string): Planned[] {
       row: { layer: 'network', capability: 'reach vault:8200', expected: 'allow' },
     },
     {
+      probe: { kind: 'tcp', host: 'postgres', port: 5432 },
+      row: { layer: 'network', capability: 'reach postgres:5432', expected: 'allow' },
+    },
+    // the database's two passwords live in volumes only PostgreSQL, the migration and the
+    // bootstrap mount; a service's own login comes from Vault
+    ...['/run/lpi/database-owner/password', '/run/lpi/database-vault-admin/password'].map(
+      (path): Planned => ({
+        probe: { kind: 'read', path },
+        row: { layer: 'files', capability: `read ${path}`, expected: 'deny', fixed: true },
+      }),
+    ),
+    {
       probe: { kind: 'tcp', host: 'provider-sandbox', port: 9443 },
       row: {
         layer: 'network',
