@@ -7,10 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { prepareDatabase } from '@lpi/database';
 
+/** The variables it reads (tools/deploy/settings.spec.ts holds the deployments to them). */
+export const MIGRATE_SETTING_NAMES: readonly string[] = [
+  'DATABASE_URL',
+  'DATABASE_OWNER_PASSWORD_FILE',
+  'DATABASE_VAULT_ADMIN_PASSWORD_FILE',
+];
+
 const fileContent = (path: string | undefined) =>
   path ? readFileSync(path, 'utf8').trim() : undefined;
 
-void (async () => {
+async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('db:migrate: DATABASE_URL (the database owner) is required');
   const ownerUrl = new URL(url);
@@ -21,8 +28,11 @@ void (async () => {
     log: (line) => console.log(line),
   });
   console.log('db:migrate: done');
-})().catch((err: unknown) => {
-  // pg's messages name objects, never the connection string's password
-  console.error(`db:migrate: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+}
+
+if (require.main === module)
+  main().catch((err: unknown) => {
+    // pg's messages name objects, never the connection string's password
+    console.error(`db:migrate: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
