@@ -41,6 +41,7 @@ interface PodSpecLike {
   volumes?: {
     name: string;
     projected?: { sources: { serviceAccountToken?: { audience?: string } }[] };
+    secret?: { secretName: string };
   }[];
 }
 interface PeerLike {
@@ -382,7 +383,6 @@ describeIfKubectl('deploy/k8s overlays', () => {
       const postgres = find(objects, 'StatefulSet', 'postgres') as K8sObject;
       const pod = podSpecOf(postgres) as PodSpecLike & {
         securityContext: { runAsUser?: number };
-        volumes: { name: string; secret?: { secretName: string } }[];
       };
       const [container] = pod.containers as unknown as {
         image: string;
@@ -397,7 +397,7 @@ describeIfKubectl('deploy/k8s overlays', () => {
         POSTGRES_PASSWORD_FILE: '/etc/postgres/owner/password',
         PGDATA: '/var/lib/postgresql/data/pgdata',
       });
-      expect(pod.volumes.filter((v) => v.secret).map((v) => v.secret?.secretName)).toEqual([
+      expect((pod.volumes ?? []).filter((v) => v.secret).map((v) => v.secret?.secretName)).toEqual([
         'postgres-owner',
       ]);
       expect(
@@ -441,7 +441,7 @@ describeIfKubectl('deploy/k8s overlays', () => {
       expect(env['DATABASE_OWNER_PASSWORD_FILE']).toBeDefined();
       expect(env['DATABASE_VAULT_ADMIN_PASSWORD_FILE']).toBeDefined();
       expect(container?.env.some((e) => e.valueFrom)).toBe(false);
-      expect(pod.volumes.flatMap((v) => (v.secret ? [v.secret.secretName] : []))).toEqual([
+      expect((pod.volumes ?? []).flatMap((v) => (v.secret ? [v.secret.secretName] : []))).toEqual([
         'postgres-owner',
         'postgres-vault-admin',
       ]);
@@ -467,10 +467,9 @@ describeIfKubectl('deploy/k8s overlays', () => {
       expect(env['DATABASE_VAULT_ADMIN_PASSWORD_FILE']).toBe(
         '/var/run/secrets/postgres-vault-admin/password',
       );
-      expect(pod.volumes.flatMap((v) => (v.secret ? [v.secret.secretName] : [])).sort()).toEqual([
-        'postgres-vault-admin',
-        'vault-admin-token',
-      ]);
+      expect(
+        (pod.volumes ?? []).flatMap((v) => (v.secret ? [v.secret.secretName] : [])).sort(),
+      ).toEqual(['postgres-vault-admin', 'vault-admin-token']);
     },
   );
 
