@@ -182,11 +182,15 @@ function plan(service: ServiceName, project?: string): Planned[] {
  * The provider sandbox shares zones with the services that call the provider: from there,
  * PostgreSQL and its passwords must be out of reach (ADR 0031).
  */
-const sandboxPlan = (): Planned[] => [
+const sandboxPlan = (project?: string): Planned[] => [
   {
     probe: { kind: 'tcp', host: 'postgres', port: 5432 },
-    row: { layer: 'network', capability: 'reach postgres:5432', expected: 'deny' },
+    row: { layer: 'network', capability: 'reach postgres:5432 by name', expected: 'deny' },
   },
+  ...addressesOf(containerOf('postgres', project)).map((address): Planned => ({
+    probe: { kind: 'tcp', host: address, port: 5432 },
+    row: { layer: 'network', capability: `reach postgres:5432 at ${address}`, expected: 'deny' },
+  })),
   ...['/run/lpi/database-owner/password', '/run/lpi/database-vault-admin/password'].map(
     (path): Planned => ({
       probe: { kind: 'read', path },
@@ -233,7 +237,7 @@ export function runComposeDrill(
     rows.push(...attackFrom(service, plan(service, options.project), options.project));
   }
   print(`==> breach drill (compose): attacking the database from inside the provider sandbox`);
-  rows.push(...attackFrom('provider-sandbox', sandboxPlan(), options.project));
+  rows.push(...attackFrom('provider-sandbox', sandboxPlan(options.project), options.project));
   const failures = rows.filter((r) => !r.ok);
   print(renderComposeTable(rows));
   print(
