@@ -22,6 +22,10 @@ const kubernetesAuthSettings = {
     .string()
     .regex(/^[a-z0-9-]+$/)
     .default('kubernetes'),
+  /** host:port as Vault reaches PostgreSQL: with the file below, the database engine step. */
+  DATABASE_ADDRESS: z.string().optional(),
+  /** The password `npm run db:migrate` gave lpi_vault_admin (a mounted Secret). */
+  DATABASE_VAULT_ADMIN_PASSWORD_FILE: z.string().optional(),
 };
 
 /** The variables the setup Job reads. */
@@ -35,6 +39,10 @@ export function readKubernetesAuthConfig(
   env: Record<string, string | undefined> = process.env,
 ): Omit<KubernetesAuthOptions, 'log'> {
   const c = loadConfig('vault-kubernetes', kubernetesAuthSettings, env);
+  if (!c.DATABASE_ADDRESS !== !c.DATABASE_VAULT_ADMIN_PASSWORD_FILE)
+    throw new Error(
+      'vault-kubernetes: DATABASE_ADDRESS and DATABASE_VAULT_ADMIN_PASSWORD_FILE go together',
+    );
   return {
     vaultAddr: c.VAULT_ADDR,
     vaultCaCert: c.VAULT_CACERT ? readable('VAULT_CACERT', c.VAULT_CACERT) : undefined,
@@ -43,5 +51,15 @@ export function readKubernetesAuthConfig(
     kubernetesCaCert: readable('KUBERNETES_CA_FILE', c.KUBERNETES_CA_FILE),
     namespace: c.K8S_NAMESPACE,
     mount: c.VAULT_K8S_MOUNT,
+    database:
+      c.DATABASE_ADDRESS && c.DATABASE_VAULT_ADMIN_PASSWORD_FILE
+        ? {
+            address: c.DATABASE_ADDRESS,
+            adminPassword: readable(
+              'DATABASE_VAULT_ADMIN_PASSWORD_FILE',
+              c.DATABASE_VAULT_ADMIN_PASSWORD_FILE,
+            ),
+          }
+        : undefined,
   };
 }

@@ -1,11 +1,13 @@
 // The Vault side of Kubernetes auth, as code: enable the auth method, point it at the
-// cluster's TokenReview API, write the policies generated from the access matrix, and one
-// role per service (role = ServiceAccount = policy = the service name). Idempotent: a second
+// cluster's TokenReview API, write the policies generated from the access matrix, one
+// role per service (role = ServiceAccount = policy = the service name) and, given where
+// PostgreSQL is, the database engine the services read their logins from. Idempotent: a second
 // run changes nothing. Run in the cluster by the Job in deploy/k8s/components/vault-auth,
 // against vault-dev by vault-kubernetes.spec.ts. The equivalent `vault` commands are listed
 // in docs/deploy-kubernetes.md.
 import { SERVICE_NAMES, allVaultPolicies } from '@lpi/access-matrix';
 import { describeErrors, vaultCall } from '@lpi/secrets';
+import { configureDatabaseEngine, type DatabaseEngineOptions } from './database-engine';
 import { readKubernetesAuthConfig } from './vault-kubernetes.config';
 
 export interface KubernetesAuthOptions {
@@ -25,6 +27,8 @@ export interface KubernetesAuthOptions {
   audience?: string;
   tokenTtl?: number;
   tokenMaxTtl?: number;
+  /** Vault's database secrets engine (PostgreSQL as Vault reaches it); skipped when absent. */
+  database?: DatabaseEngineOptions;
   log?: (line: string) => void;
 }
 
@@ -50,14 +54,14 @@ export async function configureKubernetesAuth(o: KubernetesAuthOptions): Promise
   const mount = o.mount ?? 'kubernetes';
   const changes: string[] = [];
 
-  log(`[1/4] auth method at auth/${mount}`);
+  log(`[1/5] auth method at auth/${mount}`);
   const auths = (await call(o, 'GET', 'sys/auth')) ?? {};
   if (!auths[`${mount}/`]) {
     await call(o, 'POST', `sys/auth/${mount}`, { type: 'kubernetes' });
     changes.push(`enabled kubernetes auth at ${mount}/`);
   }
 
-  log('[2/4] TokenReview endpoint and its CA');
+  log('[2/5] TokenReview endpoint and its CA');
   const config: Json = {
     kubernetes_host: o.kubernetesHost,
     ...(o.kubernetesCaCert ? { kubernetes_ca_cert: o.kubernetesCaCert } : {}),
@@ -69,7 +73,7 @@ export async function configureKubernetesAuth(o: KubernetesAuthOptions): Promise
     changes.push(`auth/${mount}/config`);
   }
 
-  log('[3/4] policies generated from the access matrix');
+  log('[3/5] policies generated from the access matrix');
   for (const [name, policy] of Object.entries(allVaultPolicies())) {
     const current = await call(o, 'GET', `sys/policies/acl/${name}`);
     if (current?.policy !== policy) {
@@ -78,7 +82,7 @@ export async function configureKubernetesAuth(o: KubernetesAuthOptions): Promise
     }
   }
 
-  log('[4/4] one role per service: its ServiceAccount, its namespace, its policy');
+  log('[4/5] one role per service: its ServiceAccount, its namespace, its policy');
   for (const service of SERVICE_NAMES) {
     const role: Json = {
       bound_service_account_names: [service],
@@ -93,9 +97,24 @@ export async function configureKubernetesAuth(o: KubernetesAuthOptions): Promise
       changes.push(`role ${service}`);
     }
   }
+  log('[5/5] database secrets engine: one short-lived PostgreSQL login role per service');
+  if (o.database) changes.push(...(await configureDatabaseEngine(databaseCall(o), o.database)));
+  else log('      (no DATABASE_ADDRESS given: skipped)');
   log(changes.length ? `changed: ${changes.join(', ')}` : 'nothing to change');
   return changes;
 }
+
+/** The database step's Vault calls: the status and the whole answer, errors thrown. */
+const databaseCall =
+  (o: KubernetesAuthOptions) => async (method: string, path: string, body?: unknown) => {
+    const vault = { addr: o.vaultAddr, ca: o.vaultCaCert };
+    const res = await vaultCall(vault, method, path, { token: o.vaultToken, body });
+    if (res.status >= 400 && res.status !== 404)
+      throw new Error(
+        `vault-kubernetes: ${method} ${path} answered ${res.status}: ${describeErrors(res)}`,
+      );
+    return { status: res.status, json: res.body as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
 
 if (require.main === module) {
   configureKubernetesAuth({ ...readKubernetesAuthConfig(), log: (l) => console.log(l) }).catch(

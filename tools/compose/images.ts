@@ -1,13 +1,15 @@
-// Base images without a registry: stand-ins for the official Node and Redis images, made
-// from Debian's packages (debootstrap) and this machine's own node and redis-server binaries,
-// and tagged with the names the project's Dockerfile and compose file use. Built once per
-// engine: an image that already exists is reused.
+// Base images without a registry: stand-ins for the official Node, Redis and PostgreSQL images,
+// made from Debian's packages (debootstrap) and this machine's own node, redis-server and
+// PostgreSQL binaries, and tagged with the names the project's Dockerfile and compose file
+// use. Built once per engine: an image that already exists is reused.
 import {
+  chmodSync,
   copyFileSync,
   cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   realpathSync,
   rmSync,
   writeFileSync,
@@ -18,6 +20,9 @@ import { run, succeeds } from './sh';
 
 export const DEBIAN_BASE = 'lpi/debian-base:bookworm';
 export const REDIS_IMAGE = 'redis:7';
+/** The official image's name and the major version of this machine's PostgreSQL it stands for. */
+export const POSTGRES_IMAGE = 'postgres:15';
+const POSTGRES_MAJOR = '15';
 
 const imageExists = (tag: string) => succeeds('docker', ['image', 'inspect', tag]);
 
@@ -87,6 +92,16 @@ function nodeImage(tag: string, log: (line: string) => void) {
   });
 }
 
+/** Copies each shared library `ldd` lists for the binaries into the image's root. */
+function copyLibraries(rootfs: string, binaries: string[]) {
+  for (const lib of new Set(binaries.flatMap(librariesOf))) {
+    // Debian's /lib is a symlink to /usr/lib: copying a real /lib would replace it
+    const target = join(rootfs, lib.replace(/^\/lib\//, '/usr/lib/'));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(realpathSync(lib), target);
+  }
+}
+
 /** Shared libraries `ldd` lists for a binary, less glibc's own (the base has those). */
 function librariesOf(binary: string): string[] {
   const glibc = /\/(libc|libm|libdl|libpthread|ld-linux-x86-64)\.so/;
@@ -107,12 +122,7 @@ function redisImage(log: (line: string) => void) {
         run('sh', ['-c', `command -v ${name}`], { capture: true, quiet: true }).stdout.trim(),
       );
       copyFileSync(binary, join(rootfs, 'usr/local/bin', name));
-      for (const lib of librariesOf(binary)) {
-        // Debian's /lib is a symlink to /usr/lib: copying a real /lib would replace it
-        const target = join(rootfs, lib.replace(/^\/lib\//, '/usr/lib/'));
-        mkdirSync(dirname(target), { recursive: true });
-        copyFileSync(realpathSync(lib), target);
-      }
+      copyLibraries(rootfs, [binary]);
     }
     writeFileSync(
       join(dir, 'Dockerfile'),
@@ -133,8 +143,64 @@ function redisImage(log: (line: string) => void) {
   });
 }
 
+/**
+ * `postgres:15` from this machine's PostgreSQL 15 (Debian's build: binaries, modules, share
+ * directory and the libraries they link), with the official image's user (999), paths,
+ * data directory and an entrypoint honouring the official image's environment contract
+ * (postgres-entrypoint.sh). The JIT provider is left out: it would pull in LLVM.
+ */
+function postgresImage(log: (line: string) => void) {
+  if (imageExists(POSTGRES_IMAGE)) return log(`${POSTGRES_IMAGE}: present`);
+  const lib = `/usr/lib/postgresql/${POSTGRES_MAJOR}`;
+  const share = `/usr/share/postgresql/${POSTGRES_MAJOR}`;
+  log(`${POSTGRES_IMAGE}: ${DEBIAN_BASE} + this machine's ${lib} and ${share} (Debian's)`);
+  withContext((dir) => {
+    const rootfs = join(dir, 'rootfs');
+    const jit = /^(llvmjit.*|bitcode)$/;
+    cpSync(lib, join(rootfs, lib), {
+      recursive: true,
+      filter: (path) => !jit.test(path.split('/').pop() ?? ''),
+    });
+    cpSync(share, join(rootfs, share), { recursive: true });
+    // Debian's build reads the system's time zone database
+    cpSync('/usr/share/zoneinfo', join(rootfs, 'usr/share/zoneinfo'), { recursive: true });
+    const modules = readdirSync(join(lib, 'lib'))
+      .filter((f) => f.endsWith('.so') && !jit.test(f))
+      .map((f) => join(lib, 'lib', f));
+    const binaries = ['postgres', 'initdb', 'pg_ctl', 'psql', 'pg_isready'].map((b) =>
+      join(lib, 'bin', b),
+    );
+    copyLibraries(rootfs, [...binaries, ...modules]);
+    copyFileSync(join(__dirname, 'postgres-entrypoint.sh'), join(dir, 'docker-entrypoint.sh'));
+    chmodSync(join(dir, 'docker-entrypoint.sh'), 0o755);
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      [
+        `FROM ${DEBIAN_BASE}`,
+        'COPY rootfs/ /',
+        'COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh',
+        `ENV PATH=${lib}/bin:$PATH LANG=C.UTF-8 PGDATA=/var/lib/postgresql/data`,
+        // the official image's user, socket directory and data directory (a fresh named
+        // volume mounted there takes its owner and mode)
+        'RUN groupadd -r -g 999 postgres && useradd -r -g postgres -u 999 -d /var/lib/postgresql postgres' +
+          ' && mkdir -p /var/run/postgresql /var/lib/postgresql/data' +
+          ' && chown -R postgres:postgres /var/run/postgresql /var/lib/postgresql' +
+          ' && chmod 3777 /var/run/postgresql && chmod 1777 /var/lib/postgresql/data' +
+          ' && postgres --version',
+        'ENTRYPOINT ["docker-entrypoint.sh"]',
+        'STOPSIGNAL SIGINT',
+        'EXPOSE 5432',
+        'CMD ["postgres"]',
+        '',
+      ].join('\n'),
+    );
+    run('docker', ['build', '-q', '-t', POSTGRES_IMAGE, dir]);
+  });
+}
+
 export function ensureBaseImages(dockerfile: string, log: (line: string) => void): void {
   debianBase(log);
   nodeImage(nodeImageOf(dockerfile), log);
   redisImage(log);
+  postgresImage(log);
 }

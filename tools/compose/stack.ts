@@ -14,8 +14,15 @@ import type { ScenarioTarget } from '../demo/scenario';
 import { containerOf } from '../drill/targets/compose';
 import { run, succeeds, type RunOptions } from './sh';
 
-export const ONE_SHOTS = ['volume-init', 'pki', 'bootstrap'] as const;
+export const ONE_SHOTS = [
+  'volume-init',
+  'pki',
+  'database-secrets',
+  'db-migrate',
+  'bootstrap',
+] as const;
 export const LONG_RUNNING = [
+  'postgres',
   'vault',
   'provider-sandbox',
   'redis',

@@ -27,7 +27,9 @@ async function main(): Promise<number> {
   try {
     step('Docker engine');
     engine = await ensureEngine('/tmp/lpi-test-compose-dockerd.log', log);
-    step('base images without a registry (stand-ins for the official Node and Redis images)');
+    step(
+      'base images without a registry (stand-ins for the official Node, Redis and PostgreSQL images)',
+    );
     ensureBaseImages(join(ROOT, 'deploy/docker/service.Dockerfile'), log);
     stack = new ComposeStack(ROOT, PROJECT, ['docker-compose.yml', 'docker-compose.test.yml']);
     step(`build every image from deploy/docker/service.Dockerfile (${stack.tool})`);

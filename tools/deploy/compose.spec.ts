@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
-import { CALLER_NAMES, SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
+import { CALLER_NAMES, DATABASE_NAME, SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
 import { BUNDLE_ENV } from '@lpi/testing';
 import { SCRIPT_LOADER_USERNAME, writeRedisFiles } from '../bootstrap/bootstrap';
 import { composeNetworkPlan } from './compose-networks';
@@ -55,6 +55,8 @@ const COMMON_ENV = [
   'VAULT_WRAPPED_SECRET_ID_FILE',
   'REDIS_HOST',
   'REDIS_PORT',
+  'DATABASE_HOST',
+  'DATABASE_PORT',
   'PROVIDER_ISSUER',
   'PROVIDER_API_URL',
   'PROVIDER_AUDIENCE',
@@ -220,6 +222,100 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it("runs PostgreSQL on the official image's contract: owner password from a file, scram-sha-256", () => {
+    const postgres = raw.services['postgres'] as ComposeService & {
+      security_opt?: string[];
+      tmpfs?: string[];
+    };
+    expect(postgres.image).toMatch(/^postgres:\d+$/);
+    expect(postgres.user).toBe('999:999');
+    expect(postgres.read_only).toBe(true);
+    expect(postgres.cap_drop).toEqual(['ALL']);
+    expect(postgres.security_opt).toEqual(['no-new-privileges:true']);
+    expect(postgres.environment).toEqual({
+      POSTGRES_USER: 'lpi_owner',
+      POSTGRES_DB: DATABASE_NAME,
+      POSTGRES_PASSWORD_FILE: '/run/lpi/database-owner/password',
+      PGDATA: '/var/lib/postgresql/data',
+    });
+    expect(postgres.environment).not.toHaveProperty('POSTGRES_HOST_AUTH_METHOD');
+    expect(postgres.volumes).toEqual([
+      { type: 'volume', source: 'postgres-data', target: '/var/lib/postgresql/data' },
+      {
+        type: 'volume',
+        source: 'database-owner',
+        target: '/run/lpi/database-owner',
+        read_only: true,
+      },
+    ]);
+    expect(postgres.healthcheck?.test.slice(0, 4)).toEqual([
+      'CMD',
+      'pg_isready',
+      '-h',
+      '127.0.0.1',
+    ]);
+    expect(postgres.depends_on?.['database-secrets']?.condition).toBe(
+      'service_completed_successfully',
+    );
+  });
+
+  it('only the four services, Vault and the migration share a network with PostgreSQL', () => {
+    const plan = composeNetworkPlan();
+    const withPostgres = Object.keys(raw.services)
+      .filter((name) => name !== 'postgres')
+      .filter((name) =>
+        (plan.membership[name] ?? []).some((n) => plan.membership['postgres']?.includes(n)),
+      )
+      .sort();
+    expect(withPostgres).toEqual(['db-migrate', ...SERVICE_NAMES, 'vault'].sort());
+    // each service through a zone of its own with PostgreSQL alone
+    for (const service of SERVICE_NAMES) {
+      const members = Object.entries(plan.membership)
+        .filter(([, networks]) => networks.includes(`${service}-db-zone`))
+        .map(([name]) => name)
+        .sort();
+      expect({ service, members }).toEqual({ service, members: ['postgres', service].sort() });
+    }
+  });
+
+  it('the database passwords: generated at run time, each volume mounted by its readers alone', () => {
+    const secrets = raw.services['database-secrets'] as ComposeService;
+    expect(JSON.stringify(secrets.command)).toContain('tools/deploy/compose-database-secrets.ts');
+    expect(secrets.network_mode).toBe('none');
+    const users = (volume: string) =>
+      Object.entries(raw.services)
+        .filter(([, e]) => (e.volumes ?? []).some((v) => v.source === volume))
+        .map(([name]) => name)
+        .sort();
+    expect(users('database-owner')).toEqual(
+      ['database-secrets', 'db-migrate', 'postgres', 'volume-init'].sort(),
+    );
+    expect(users('database-vault-admin')).toEqual(
+      ['bootstrap', 'database-secrets', 'db-migrate', 'volume-init'].sort(),
+    );
+    const migrate = raw.services['db-migrate'] as ComposeService;
+    expect(JSON.stringify(migrate.command)).toContain('tools/database/migrate.ts');
+    // the owner's URL carries no password: it comes from the file
+    expect(migrate.environment?.['DATABASE_URL']).toBe(
+      `postgres://lpi_owner@postgres:5432/${DATABASE_NAME}`,
+    );
+    expect(migrate.environment?.['DATABASE_OWNER_PASSWORD_FILE']).toBe(
+      '/run/lpi/database-owner/password',
+    );
+    expect(migrate.environment?.['DATABASE_VAULT_ADMIN_PASSWORD_FILE']).toBe(
+      '/run/lpi/database-vault-admin/password',
+    );
+    expect(migrate.depends_on?.['postgres']?.condition).toBe('service_healthy');
+    const bootstrap = raw.services['bootstrap'] as ComposeService;
+    expect(bootstrap.environment?.['BOOTSTRAP_DATABASE_ADDRESS']).toBe('postgres:5432');
+    expect(bootstrap.environment?.['BOOTSTRAP_DATABASE_ADMIN_PASSWORD_FILE']).toBe(
+      '/run/lpi/database-vault-admin/password',
+    );
+    expect(bootstrap.depends_on?.['db-migrate']?.condition).toBe('service_completed_successfully');
+    for (const service of SERVICE_NAMES)
+      expect(raw.services[service]?.environment?.['DATABASE_HOST']).toBe('postgres');
+  });
+
   it('the sandbox reads its admin token from the 0600 file, not from its environment', () => {
     const sandbox = raw.services['provider-sandbox'] as ComposeService;
     expect(sandbox.environment?.['SANDBOX_ADMIN_TOKEN_FILE']).toBe('/pki/sandbox-admin-token');
@@ -284,14 +380,16 @@ describe('docker-compose.yml', () => {
     expect(init.cap_drop).toEqual(['ALL']);
     expect(init.cap_add).toEqual(['CHOWN']);
     expect(init.network_mode).toBe('none');
+    // Redis and PostgreSQL write their data volumes as their images' own users, whose data
+    // directories a fresh volume takes its owner from
     const written = Object.entries(raw.services).flatMap(([name, e]) =>
-      name === 'volume-init' || name === 'redis'
+      name === 'volume-init' || name === 'redis' || name === 'postgres'
         ? []
         : (e.volumes ?? []).filter((v) => v.type === 'volume' && !v.read_only).map((v) => v.source),
     );
     const handedOver = (init.volumes ?? []).map((v) => v.source);
     for (const volume of written) expect(handedOver).toContain(volume);
-    for (const oneShot of ['pki', 'bootstrap']) {
+    for (const oneShot of ['pki', 'database-secrets', 'db-migrate', 'bootstrap']) {
       expect(raw.services[oneShot]?.user).toBe('10001:10001');
       expect(raw.services[oneShot]?.cap_drop).toEqual(['ALL']);
     }
@@ -307,6 +405,8 @@ describe('docker-compose.yml', () => {
       expect(JSON.stringify(entry.healthcheck?.test)).toContain('/health/ready');
       expect(entry.depends_on).toEqual({
         bootstrap: { condition: 'service_completed_successfully' },
+        'db-migrate': { condition: 'service_completed_successfully' },
+        postgres: { condition: 'service_healthy' },
         redis: { condition: 'service_healthy' },
         vault: { condition: 'service_healthy' },
         'provider-sandbox': { condition: 'service_healthy' },
@@ -318,6 +418,9 @@ describe('docker-compose.yml', () => {
     const infrastructure = [
       'volume-init',
       'pki',
+      'database-secrets',
+      'postgres',
+      'db-migrate',
       'vault',
       'provider-sandbox',
       'bootstrap',
@@ -376,6 +479,34 @@ describe('compose-pki one-shot', () => {
     expect(token.length).toBeGreaterThanOrEqual(32);
     await run();
     expect(readFileSync(join(dir, 'vault-root-token'), 'utf8')).toBe(token);
+  });
+});
+
+describe('compose-database-secrets one-shot', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lpi-compose-db-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes both passwords once: the owner's readable by PostgreSQL's user, Vault's 0400", async () => {
+    const [owner, admin] = [join(dir, 'owner'), join(dir, 'admin')];
+    mkdirSync(owner);
+    mkdirSync(admin);
+    const run = () =>
+      execFileAsync(
+        process.execPath,
+        ['-r', '@swc-node/register', join(__dirname, 'compose-database-secrets.ts'), owner, admin],
+        { cwd: REPO_ROOT },
+      );
+    await run();
+    const ownerPassword = readFileSync(join(owner, 'password'), 'utf8');
+    const adminPassword = readFileSync(join(admin, 'password'), 'utf8');
+    expect(ownerPassword).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(adminPassword).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(adminPassword).not.toBe(ownerPassword);
+    expect(statSync(join(owner, 'password')).mode & 0o777).toBe(0o444);
+    expect(statSync(join(admin, 'password')).mode & 0o777).toBe(0o400);
+    await run();
+    expect(readFileSync(join(owner, 'password'), 'utf8')).toBe(ownerPassword);
+    expect(readFileSync(join(admin, 'password'), 'utf8')).toBe(adminPassword);
   });
 });
 

@@ -4,7 +4,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
+import { DATABASE_NAME, SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
 import { type K8sObject, kubectlAvailable, overlayNames, renderOverlay } from './render';
 
 type Validator = new (data: never) => { validate(): void };
@@ -41,6 +41,7 @@ interface PodSpecLike {
   volumes?: {
     name: string;
     projected?: { sources: { serviceAccountToken?: { audience?: string } }[] };
+    secret?: { secretName: string };
   }[];
 }
 interface PeerLike {
@@ -296,7 +297,10 @@ describeIfKubectl('deploy/k8s overlays', () => {
           ...viaEdge,
         ]);
         const egressPorts = (spec.egress ?? []).map((e) => (e.ports ?? []).map((p) => p.port));
-        expect(egressPorts).toEqual([[6379], [8200], [443, 8443, 9443]]);
+        expect(egressPorts).toEqual([[6379], [8200], [5432], [443, 8443, 9443]]);
+        expect(spec.egress?.[2]?.to).toEqual([
+          { podSelector: { matchLabels: { app: 'postgres' } } },
+        ]);
       }
       // Nothing but the declared policies exists: a new one must be added here on purpose.
       const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
@@ -304,6 +308,8 @@ describeIfKubectl('deploy/k8s overlays', () => {
         'default-deny',
         'allow-dns',
         'redis',
+        'postgres',
+        'db-migrate',
         'vault-auth-setup',
         'metrics-scrape',
         ...SERVICE_NAMES,
@@ -353,15 +359,12 @@ describeIfKubectl('deploy/k8s overlays', () => {
     ).toBeUndefined();
   });
 
-  it('production runs two replicas of each service, and one of reporting-service (in-memory state)', () => {
+  it('production runs two replicas of each service (reporting-service keeps its state in PostgreSQL)', () => {
     const replicas = (name: string) =>
       (find(rendered.get('production') ?? [], 'Deployment', name)?.['spec'] as { replicas: number })
         .replicas;
     for (const service of SERVICE_NAMES)
-      expect({ service, replicas: replicas(service) }).toEqual({
-        service,
-        replicas: service === 'reporting-service' ? 1 : 2,
-      });
+      expect({ service, replicas: replicas(service) }).toEqual({ service, replicas: 2 });
   });
 
   it('the sandbox may call only webhook-service, on its port', () => {
@@ -372,6 +375,126 @@ describeIfKubectl('deploy/k8s overlays', () => {
         ports: [{ protocol: 'TCP', port: grantOf('webhook-service').http.port }],
       },
     ]);
+  });
+
+  each(
+    "PostgreSQL: the official image, pinned, its owner's password from the set-up's Secret as a file",
+    (objects) => {
+      const postgres = find(objects, 'StatefulSet', 'postgres') as K8sObject;
+      const pod = podSpecOf(postgres) as PodSpecLike & {
+        securityContext: { runAsUser?: number };
+      };
+      const [container] = pod.containers as unknown as {
+        image: string;
+        env: { name: string; value?: string; valueFrom?: unknown }[];
+        volumeMounts: { name: string; mountPath: string }[];
+      }[];
+      expect(container?.image).toMatch(/^postgres:\d+$/);
+      expect(pod.securityContext.runAsUser).toBe(999);
+      expect(Object.fromEntries(container?.env.map((e) => [e.name, e.value]) ?? [])).toEqual({
+        POSTGRES_USER: 'lpi_owner',
+        POSTGRES_DB: DATABASE_NAME,
+        POSTGRES_PASSWORD_FILE: '/etc/postgres/owner/password',
+        PGDATA: '/var/lib/postgresql/data/pgdata',
+      });
+      expect((pod.volumes ?? []).filter((v) => v.secret).map((v) => v.secret?.secretName)).toEqual([
+        'postgres-owner',
+      ]);
+      expect(
+        (postgres['spec'] as { volumeClaimTemplates?: unknown[] }).volumeClaimTemplates,
+      ).toHaveLength(1);
+      expect(find(objects, 'Service', 'postgres')).toBeDefined();
+      // only the services, Vault and the migration reach it
+      expect(policySpec(objects, 'postgres')).toEqual({
+        podSelector: { matchLabels: { app: 'postgres' } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              { podSelector: { matchLabels: { 'lpi/tier': 'service' } } },
+              { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'vault' } } },
+              { podSelector: { matchLabels: { app: 'db-migrate' } } },
+            ],
+            ports: [{ protocol: 'TCP', port: 5432 }],
+          },
+        ],
+      });
+    },
+  );
+
+  each(
+    'the migration Job runs as the owner from files, and reaches PostgreSQL alone',
+    (objects) => {
+      const job = find(objects, 'Job', 'db-migrate') as K8sObject;
+      const pod = podSpecOf(job) as PodSpecLike & {
+        volumes: { secret?: { secretName: string } }[];
+      };
+      const [container] = pod.containers as unknown as {
+        image: string;
+        command: string[];
+        env: { name: string; value?: string; valueFrom?: unknown }[];
+      }[];
+      expect(container?.image).toMatch(/lpi\/bootstrap:/);
+      expect(container?.command.join(' ')).toContain('tools/database/migrate.ts');
+      const env = Object.fromEntries(container?.env.map((e) => [e.name, e.value]) ?? []);
+      expect(env['DATABASE_URL']).toBe(`postgres://lpi_owner@postgres:5432/${DATABASE_NAME}`);
+      expect(env['DATABASE_OWNER_PASSWORD_FILE']).toBeDefined();
+      expect(env['DATABASE_VAULT_ADMIN_PASSWORD_FILE']).toBeDefined();
+      expect(container?.env.some((e) => e.valueFrom)).toBe(false);
+      expect((pod.volumes ?? []).flatMap((v) => (v.secret ? [v.secret.secretName] : []))).toEqual([
+        'postgres-owner',
+        'postgres-vault-admin',
+      ]);
+      expect(policySpec(objects, 'db-migrate').egress).toEqual([
+        {
+          to: [{ podSelector: { matchLabels: { app: 'postgres' } } }],
+          ports: [{ protocol: 'TCP', port: 5432 }],
+        },
+      ]);
+    },
+  );
+
+  each(
+    "Vault's database engine is set up with lpi_vault_admin's password from a file",
+    (objects) => {
+      const job = find(objects, 'Job', 'vault-auth-setup') as K8sObject;
+      const pod = podSpecOf(job) as PodSpecLike & {
+        volumes: { secret?: { secretName: string } }[];
+      };
+      const env = Object.fromEntries(pod.containers[0]?.env?.map((e) => [e.name, e.value]) ?? []);
+      // Vault runs in its own namespace: it reaches PostgreSQL by the Service's full name
+      expect(env['DATABASE_ADDRESS']).toBe('postgres.$(K8S_NAMESPACE).svc:5432');
+      expect(env['DATABASE_VAULT_ADMIN_PASSWORD_FILE']).toBe(
+        '/var/run/secrets/postgres-vault-admin/password',
+      );
+      expect(
+        (pod.volumes ?? []).flatMap((v) => (v.secret ? [v.secret.secretName] : [])).sort(),
+      ).toEqual(['postgres-vault-admin', 'vault-admin-token']);
+    },
+  );
+
+  each('every service finds PostgreSQL through platform-endpoints', (objects) => {
+    const endpoints = objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('platform-endpoints'),
+    ) as K8sObject & { data: Record<string, string> };
+    expect(endpoints.data['DATABASE_HOST']).toBe('postgres');
+    expect(endpoints.data['DATABASE_PORT']).toBe('5432');
+    for (const service of SERVICE_NAMES) {
+      const [container] = podSpecOf(find(objects, 'Deployment', service) as K8sObject)
+        .containers as unknown as {
+        env: { name: string; valueFrom?: { configMapKeyRef?: { key: string } } }[];
+      }[];
+      const keys = container?.env
+        .filter((e) => e.name.startsWith('DATABASE_'))
+        .map((e) => [e.name, e.valueFrom?.configMapKeyRef?.key]);
+      expect({ service, keys }).toEqual({
+        service,
+        keys: [
+          ['DATABASE_HOST', 'DATABASE_HOST'],
+          ['DATABASE_PORT', 'DATABASE_PORT'],
+        ],
+      });
+    }
   });
 
   each('no Secret objects are rendered (secrets come from Vault at run time)', (objects) => {

@@ -1,13 +1,14 @@
 // No silent drift between what the deployments set and what the code reads: every variable a
-// Kubernetes overlay or the compose file gives a service (or the Vault setup Job) is one its
-// config schemas read. Start-up refuses the rest by name (refuseUnknownSettings); this finds
-// them before anything is deployed.
+// Kubernetes overlay or the compose file gives a service (or the Vault setup or migration Job)
+// is one its config schemas read. Start-up refuses the rest by name (refuseUnknownSettings);
+// this finds them before anything is deployed.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { SERVICE_NAMES } from '@lpi/access-matrix';
 import { SERVICE_SETTING_NAMES } from '@lpi/integration-runtime';
 import { KUBERNETES_AUTH_SETTING_NAMES } from '../bootstrap/vault-kubernetes.config';
+import { MIGRATE_SETTING_NAMES } from '../database/migrate';
 import { REPO_ROOT, kubectlAvailable, overlayNames, renderOverlay, type K8sObject } from './render';
 
 /** Read by Node itself, the C library or swc's loader (TS tools), not by a schema of ours. */
@@ -21,6 +22,7 @@ const RUNTIME_VARIABLES = [
 const READERS: Record<string, readonly string[]> = {
   ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, SERVICE_SETTING_NAMES])),
   'vault-auth-setup': KUBERNETES_AUTH_SETTING_NAMES,
+  'db-migrate': MIGRATE_SETTING_NAMES,
 };
 
 interface Workload {
@@ -79,7 +81,9 @@ describe('settings set by the deployments are settings the code reads', () => {
   it.each(composeFiles)('%s', (file) => {
     const workloads = composeWorkloads(file);
     if (file === 'docker-compose.yml')
-      expect(workloads.map((w) => w.reader).sort()).toEqual([...SERVICE_NAMES].sort());
+      expect(workloads.map((w) => w.reader).sort()).toEqual(
+        [...SERVICE_NAMES, 'db-migrate'].sort(),
+      );
     expect(unreadVariables(workloads)).toEqual([]);
   });
 
@@ -88,7 +92,7 @@ describe('settings set by the deployments are settings the code reads', () => {
     (overlay) => {
       const workloads = workloadsOf(renderOverlay(overlay), overlay);
       expect(workloads.map((w) => w.reader).sort()).toEqual(
-        [...SERVICE_NAMES, 'vault-auth-setup'].sort(),
+        [...SERVICE_NAMES, 'vault-auth-setup', 'db-migrate'].sort(),
       );
       expect(unreadVariables(workloads)).toEqual([]);
     },

@@ -171,15 +171,15 @@ function probeOf(p: Any, ports: Record<string, number>): Probe | undefined {
   throw new PodSpecUnsupported('probe: only httpGet and tcpSocket');
 }
 
-/** Every container of every Deployment and StatefulSet in a render. */
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'Job']);
+
+/** Every container of every Deployment, StatefulSet and Job in a render. */
 export function containerRuns(
   objects: K8sObject[],
   values: TestValues,
   only: (workload: string) => boolean = () => true,
 ): ContainerRun[] {
-  const workloads = objects.filter(
-    (o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') && only(o.metadata.name),
-  );
+  const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind) && only(o.metadata.name));
   return workloads.flatMap((w) => {
     const template = (w as Any).spec.template.spec;
     const claims = ((w as Any).spec.volumeClaimTemplates ?? []).map((c: Any) => ({

@@ -1,10 +1,12 @@
-// `npm run test:pods`: the Deployments (and Redis' StatefulSet) of the rendered local and
-// production overlays, each container run under the local Docker engine with exactly its pod
-// spec's image, env, user, read-only root, capabilities, no-new-privileges, resources, mounts
-// and probes, against stand-ins on one network under the overlay's names: vault-dev over TLS
-// (private CA, Kubernetes auth with a TokenReview stand-in), the provider sandbox, Redis with
-// the ACL and its script-loader sidecar. Every pod must become ready, and a `checkout` caller's
-// payment must be charged in the sandbox's ledger. Leaves nothing behind, also on failure.
+// `npm run test:pods`: the Deployments (and the Redis and PostgreSQL StatefulSets, the
+// migration Job) of the rendered local and production overlays, each container run under the
+// local Docker engine with exactly its pod spec's image, env, user, read-only root,
+// capabilities, no-new-privileges, resources, mounts and probes, against stand-ins on one
+// network under the overlay's names: vault-dev over TLS (private CA, Kubernetes auth with a
+// TokenReview stand-in, the database engine), the provider sandbox, Redis with the ACL and its
+// script-loader sidecar, PostgreSQL migrated by its Job. Every pod must become ready, and a
+// `checkout` caller's payment must be charged in the sandbox's ledger. Leaves nothing behind,
+// also on failure.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +17,10 @@ import { CallerTokenSource } from '@lpi/auth';
 import { renderRedisAcl } from '@lpi/messaging';
 import { createDevPki, httpsCall, type DevPki } from '@lpi/testing';
 import { runBootstrap, sandboxRegistrar } from '../bootstrap/bootstrap';
+import type { DatabaseEngineOptions } from '../bootstrap/database-engine';
 import { configureKubernetesAuth } from '../bootstrap/vault-kubernetes';
 import { ensureEngine, type Engine } from '../compose/engine';
-import { ensureBaseImages } from '../compose/images';
+import { POSTGRES_IMAGE, ensureBaseImages } from '../compose/images';
 import { run, succeeds } from '../compose/sh';
 import { ComposeStack } from '../compose/stack';
 import { Caller, loginCaller } from '../demo/callers';
@@ -52,7 +55,7 @@ const REUSE_IMAGES = process.argv.includes('--reuse-images');
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
 let stepNo = 0;
-const TOTAL = 9;
+const TOTAL = 10;
 const step = (title: string) =>
   console.log(`\n==> [${++stepNo}/${TOTAL}] ${title}  (${elapsed()})`);
 const log = (line: string) => console.log(`    ${line}`);
@@ -105,7 +108,7 @@ function localImageFor(rendered: string): string {
   const app = /([^/:]+)(?::[^/]*)?$/.exec(rendered)?.[1] ?? '';
   // the bootstrap image is the Dockerfile's tools stage
   if (app === 'bootstrap') return TOOLS_IMAGE;
-  if (rendered === 'redis:7') return rendered;
+  if (rendered === 'redis:7' || rendered === POSTGRES_IMAGE) return rendered;
   return `lpi/${app}:local`;
 }
 
@@ -123,7 +126,7 @@ function retag(objects: K8sObject[]) {
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered YAML */
 const containerRunsImages = (objects: K8sObject[]): string[] =>
   objects
-    .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+    .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job')
     .flatMap((o) =>
       ((o as any).spec.template.spec.containers as any[]).map((c) => String(c.image)),
     );
@@ -131,6 +134,7 @@ const serviceAccounts = (objects: K8sObject[]): string[] =>
   objects
     .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
     .map((o) => String((o as any).spec.template.spec.serviceAccountName));
+
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 interface World {
@@ -184,8 +188,41 @@ async function startPlatform(w: World, local: K8sObject[]): Promise<void> {
   await waitReady(sandbox, READY_MS, log);
 }
 
-async function bootstrap(w: World, namespace: string) {
-  await configureKubernetesAuth({ vaultAddr: w.vaultUrl, vaultToken: w.rootToken, kubernetesHost: w.tokenReview.url, namespace, log }); // prettier-ignore
+/**
+ * The PostgreSQL StatefulSet under its spec (reachable as `postgres` and by the Service's
+ * full name, as Vault in its namespace reaches it), then the migration Job's container run
+ * to its end: it must exit 0.
+ */
+async function startDatabase(w: World, local: K8sObject[], namespace: string) {
+  const values = valuesFor(w, 'local', local);
+  const postgres = startPod(containerRuns(local, values, (n) => n === 'postgres'), { prefix: 'lpi-pods', network: NETWORK, workDir: w.work, aliases: ['postgres', `postgres.${namespace}.svc`] }, log); // prettier-ignore
+  await waitReady(postgres, READY_MS, log);
+  const migrate = startPod(containerRuns(local, values, (n) => n === 'db-migrate'), { prefix: 'lpi-pods', network: NETWORK, workDir: w.work }, log); // prettier-ignore
+  const name = migrate.containers[0]!.name;
+  const exit = await waitFor('the db-migrate Job', async () => {
+    const [status, code] = docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).split(' ');
+    return status === 'exited' ? Number(code) : undefined;
+  }, READY_MS).catch(() => -1); // prettier-ignore
+  if (exit !== 0) run('docker', ['logs', '--tail', '30', name], { allowFail: true });
+  record(
+    'db-migrate: the Job ran the migrations and grants as the owner',
+    exit === 0,
+    exit === 0 ? 'exit 0' : `exit ${exit}`,
+  );
+}
+
+/** The setup Job's DATABASE_ADDRESS, as Kubernetes expands it in the namespace. */
+function databaseAddress(local: K8sObject[], namespace: string): string {
+  const job = local.find((o) => o.kind === 'Job' && o.metadata.name === 'vault-auth-setup');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered YAML
+  const env = ((job as any)?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]; // prettier-ignore
+  const address = env.find((e) => e.name === 'DATABASE_ADDRESS')?.value;
+  if (!address) throw new Error('the vault-auth-setup Job sets no DATABASE_ADDRESS');
+  return address.replace('$(K8S_NAMESPACE)', namespace);
+}
+
+async function bootstrap(w: World, namespace: string, database: DatabaseEngineOptions) {
+  await configureKubernetesAuth({ vaultAddr: w.vaultUrl, vaultToken: w.rootToken, kubernetesHost: w.tokenReview.url, namespace, database, log }); // prettier-ignore
   return runBootstrap({
     vaultAddr: w.vaultUrl,
     vaultToken: w.rootToken,
@@ -330,11 +367,21 @@ async function main(): Promise<number> {
       'provider-sandbox-tls': { 'tls.crt': w.pki.server.cert, 'tls.key': w.pki.server.key, 'client-ca.crt': w.pki.caCert, 'admin-token': w.adminToken }, // prettier-ignore
     };
     await startPlatform(w, rendered.local);
-    step('Vault: Kubernetes auth (tools/bootstrap/vault-kubernetes.ts) and the bootstrap');
-    const boot = await bootstrap(
-      w,
-      rendered.local.find((o) => o.kind === 'Deployment')?.metadata.namespace ?? '',
+    const namespace = rendered.local.find((o) => o.kind === 'Deployment')?.metadata.namespace ?? ''; // prettier-ignore
+    step(
+      'PostgreSQL pod under its spec, then the migration Job (owner and Vault passwords as Secrets)',
     );
+    const vaultAdminPassword = randomBytes(24).toString('base64url');
+    w.secrets['postgres-owner'] = { password: randomBytes(24).toString('base64url') };
+    w.secrets['postgres-vault-admin'] = { password: vaultAdminPassword };
+    await startDatabase(w, rendered.local, namespace);
+    step(
+      'Vault: Kubernetes auth and the database engine (tools/bootstrap/vault-kubernetes.ts), the bootstrap',
+    );
+    const boot = await bootstrap(w, namespace, {
+      address: databaseAddress(rendered.local, namespace),
+      adminPassword: vaultAdminPassword,
+    });
     step('Redis pod: the ACL from the matrix and the script-loader sidecar, under its spec');
     const loaderPassword = randomBytes(24).toString('base64url');
     w.secrets['redis-acl'] = {

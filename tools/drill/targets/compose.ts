@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { SERVICE_NAMES, grantOf, type ServiceName } from '@lpi/access-matrix';
 import { run } from '../../compose/sh';
 
+/** The compromised container: a service, or the provider sandbox (the outside's foothold). */
+type Attacker = ServiceName | 'provider-sandbox';
+
 export interface ComposeDrillRow {
-  service: ServiceName;
+  service: Attacker;
   layer: 'files' | 'network' | 'vault' | 'http';
   capability: string;
   expected: 'allow' | 'deny';
@@ -114,6 +117,18 @@ function plan(service: ServiceName, project?: string): Planned[] {
       row: { layer: 'network', capability: 'reach vault:8200', expected: 'allow' },
     },
     {
+      probe: { kind: 'tcp', host: 'postgres', port: 5432 },
+      row: { layer: 'network', capability: 'reach postgres:5432', expected: 'allow' },
+    },
+    // the database's two passwords live in volumes only PostgreSQL, the migration and the
+    // bootstrap mount; a service's own login comes from Vault
+    ...['/run/lpi/database-owner/password', '/run/lpi/database-vault-admin/password'].map(
+      (path): Planned => ({
+        probe: { kind: 'read', path },
+        row: { layer: 'files', capability: `read ${path}`, expected: 'deny', fixed: true },
+      }),
+    ),
+    {
       probe: { kind: 'tcp', host: 'provider-sandbox', port: 9443 },
       row: {
         layer: 'network',
@@ -163,8 +178,28 @@ function plan(service: ServiceName, project?: string): Planned[] {
   return planned;
 }
 
-function attackFrom(service: ServiceName, project?: string): ComposeDrillRow[] {
-  const planned = plan(service, project);
+/**
+ * The provider sandbox shares zones with the services that call the provider: from there,
+ * PostgreSQL and its passwords must be out of reach (ADR 0031).
+ */
+const sandboxPlan = (project?: string): Planned[] => [
+  {
+    probe: { kind: 'tcp', host: 'postgres', port: 5432 },
+    row: { layer: 'network', capability: 'reach postgres:5432 by name', expected: 'deny' },
+  },
+  ...addressesOf(containerOf('postgres', project)).map((address): Planned => ({
+    probe: { kind: 'tcp', host: address, port: 5432 },
+    row: { layer: 'network', capability: `reach postgres:5432 at ${address}`, expected: 'deny' },
+  })),
+  ...['/run/lpi/database-owner/password', '/run/lpi/database-vault-admin/password'].map(
+    (path): Planned => ({
+      probe: { kind: 'read', path },
+      row: { layer: 'files', capability: `read ${path}`, expected: 'deny', fixed: true },
+    }),
+  ),
+];
+
+function attackFrom(service: Attacker, planned: Planned[], project?: string): ComposeDrillRow[] {
   const container = containerOf(service, project);
   const out = run(
     'docker',
@@ -199,8 +234,10 @@ export function runComposeDrill(
   const rows: ComposeDrillRow[] = [];
   for (const service of SERVICE_NAMES) {
     print(`==> breach drill (compose): attacking from inside ${service}'s container`);
-    rows.push(...attackFrom(service, options.project));
+    rows.push(...attackFrom(service, plan(service, options.project), options.project));
   }
+  print(`==> breach drill (compose): attacking the database from inside the provider sandbox`);
+  rows.push(...attackFrom('provider-sandbox', sandboxPlan(options.project), options.project));
   const failures = rows.filter((r) => !r.ok);
   print(renderComposeTable(rows));
   print(
