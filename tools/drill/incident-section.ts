@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import type { Client } from 'pg';
 import { grantOf, secretDataPathOf, type ServiceName } from '@lpi/access-matrix';
 import { runIncident } from '../incident/runbook';
 import type { IncidentPorts } from '../incident/ports';
@@ -13,6 +14,7 @@ import { API_OPS, apiCall, tokenEndpointCall, tokenRequest, vaultCall } from './
 import { driveThrough } from './incident-load';
 import { certOf, lootOf, type Loot } from './loot';
 import type { ProbeContext } from './probes/context';
+import { connect as connectDb, readLogin } from './probes/database';
 import {
   allowed,
   denied,
@@ -61,6 +63,8 @@ interface Holdings {
   accessToken: string;
   refreshToken?: string;
   redisSession: Redis;
+  /** A database login read with the looted Vault token, and a session opened with it. */
+  database?: { username: string; password: string; session: Client };
 }
 
 async function gather(ctx: ProbeContext, service: ServiceName): Promise<Holdings> {
@@ -86,7 +90,10 @@ async function gather(ctx: ProbeContext, service: ServiceName): Promise<Holdings
   redisSession.on('error', () => undefined);
   await redisSession.connect();
   await redisSession.ping();
+  const { login } = await readLogin(ctx, loot.vaultToken, service);
+  const database = login && { ...login, session: await connectDb(ctx, login) };
   return {
+    database,
     loot,
     unusedSecretId: unused.json.data.secret_id as string,
     accessToken: token.json.access_token,
@@ -117,6 +124,7 @@ export async function incidentSection(ctx: ProbeContext, service: ServiceName): 
     await vaultLoot(ctx, service, h, row);
     await providerLoot(ctx, service, h, row);
     await redisLoot(ctx, service, h, row);
+    await databaseLoot(ctx, h, row);
     const served = await load.result;
     row(
       'http',
@@ -133,7 +141,40 @@ export async function incidentSection(ctx: ProbeContext, service: ServiceName): 
     );
   } finally {
     h.redisSession.disconnect();
+    await h.database?.session.end().catch(() => undefined);
   }
+}
+
+/** The looted Vault token is revoked by the runbook, and its database leases with it. */
+async function databaseLoot(ctx: ProbeContext, h: Holdings, row: Row) {
+  if (!h.database)
+    return row(
+      'database',
+      'a database login read before the incident',
+      'allow',
+      denied('none read'),
+    );
+  row(
+    'database',
+    'the database session opened before the incident',
+    'deny',
+    await h.database.session.query('SELECT 1').then(
+      () => allowed('still runs queries'),
+      (e: { code?: string }) => denied(`${e.code ?? 'closed'} session ended`),
+    ),
+  );
+  row(
+    'database',
+    'log in with the database login read before the incident',
+    'deny',
+    await connectDb(ctx, h.database).then(
+      async (c) => {
+        await c.end();
+        return allowed('logged in');
+      },
+      (e: { code?: string }) => denied(`${e.code ?? 'refused'} login refused`),
+    ),
+  );
 }
 
 type Row = (layer: Layer, capability: string, expected: 'allow' | 'deny', outcome: Outcome) => void;

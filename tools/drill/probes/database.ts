@@ -58,7 +58,7 @@ const vaultReason = (error: unknown) =>
     .trim()
     .slice(0, 50);
 
-async function connect(ctx: ProbeContext, login: Pick<Login, 'username' | 'password'>) {
+export async function connect(ctx: ProbeContext, login: Pick<Login, 'username' | 'password'>) {
   const pg = ctx.stack.postgres;
   const client = new Client({
     host: pg.host,
@@ -73,7 +73,7 @@ async function connect(ctx: ProbeContext, login: Pick<Login, 'username' | 'passw
   return client;
 }
 
-async function readLogin(ctx: ProbeContext, token: string, service: ServiceName) {
+export async function readLogin(ctx: ProbeContext, token: string, service: ServiceName) {
   const res = await vaultCall(ctx.stack.vault.addr, 'GET', databaseCredsPathOf(service), token);
   return res.status === 200
     ? {
