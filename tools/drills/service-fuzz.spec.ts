@@ -24,16 +24,24 @@ const envelope = {
     request_id: expect.any(String),
   },
 };
+/** Any text, including what a database cannot store (NUL) and lone surrogates. */
+const anyText = (maxLength?: number) =>
+  fc.oneof(
+    fc.string({ maxLength }),
+    fc.string({ unit: 'binary', maxLength }),
+    fc.string({ maxLength: 20 }).map((t) => `${t}\u0000${t}`),
+  );
 const body = fc.oneof(
   fc.json(),
-  fc.string(),
+  anyText(),
   fc
     .record(
       {
         amount: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
-        currency: fc.oneof(fc.constantFrom('EUR', 'eur', 'EURO', ''), fc.string()),
-        description: fc.option(fc.string({ maxLength: 300 })),
-        provider_payment_id: fc.option(fc.string()),
+        currency: fc.oneof(fc.constantFrom('EUR', 'eur', 'EURO', ''), anyText()),
+        description: fc.option(anyText(300)),
+        reason: fc.option(anyText(300)),
+        provider_payment_id: fc.option(fc.oneof(anyText(), fc.constant('pp_x\u0000'))),
       },
       { requiredKeys: [] },
     )
@@ -177,9 +185,17 @@ it('sensitive-looking free text, deep nesting, odd paths and odd signed events: 
     })
   ).json()) as { data: { data: { webhook_secret: string } } };
   const signer = new Webhook(kv.data.data.webhook_secret);
+  // events of the handled shape whose fields hold anything, and events of any shape
+  const handled = fc.record({
+    type: fc.constantFrom('payment.succeeded', 'refund.succeeded'),
+    data: fc.record(
+      { id: anyText(70), amount: fc.integer(), currency: fc.constantFrom('EUR', 'eur') },
+      { requiredKeys: [] },
+    ),
+  });
   await fc.assert(
     fc.asyncProperty(
-      fc.jsonValue({ maxDepth: 6 }),
+      fc.oneof(fc.jsonValue({ maxDepth: 6 }), handled),
       fc.string({ minLength: 1, maxLength: 300 }),
       async (event, rawId) => {
         const id = rawId.replace(/[^\x21-\x7e]/g, 'x');

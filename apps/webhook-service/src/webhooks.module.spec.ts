@@ -61,6 +61,11 @@ it('queues a signed event once under its webhook-id; a replay is acknowledged an
   ]);
 });
 
+it('queues an event whose webhook-id holds characters a job id may not (a colon)', async () => {
+  expect((await deliver(paid, 'msg:1/2')).status).toBe(204);
+  expect(queued().map((q) => q.options.jobId)).toEqual(['wh-msg%3A1%2F2']);
+});
+
 it('refuses a delivery signed with another secret', async () => {
   const other = `whsec_${randomBytes(24).toString('base64')}`;
   const res = await deliver(paid, undefined, other);

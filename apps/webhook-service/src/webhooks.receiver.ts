@@ -14,7 +14,8 @@ import type { WebhookSecret } from './webhook-secret';
 
 /** The columns of `webhooks.events` an event's job is kept in (besides its webhook-id). */
 export const EVENT_COLUMNS = ['event_type', 'object_id', 'amount', 'currency'] as const;
-const jobIdOf = (webhookId: string) => `wh-${webhookId}`;
+/** BullMQ refuses a job id with `:` (any printable id may arrive): encoded, one-to-one. */
+const jobIdOf = (webhookId: string) => `wh-${encodeURIComponent(webhookId)}`;
 
 export interface WebhookHeaders {
   'webhook-id'?: string;

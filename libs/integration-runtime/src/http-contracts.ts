@@ -12,6 +12,12 @@ import type { RequestResource } from './request-endpoint';
 
 const amount = z.number().int('must be an integer in minor units').positive().max(100_000_000);
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
+/** Free text the record of money stores: PostgreSQL text cannot hold a NUL character. */
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character');
 const requestState = z
   .enum(['queued', 'succeeded', 'failed'])
   .meta({ description: "where the request stands: its job's state" });
@@ -26,7 +32,7 @@ const businessId = (prefix: 'pay' | 'ref') =>
 export const paymentRequest = z.strictObject({
   amount,
   currency,
-  description: z.string().max(200).optional(),
+  description: text(200).optional(),
 });
 export type PaymentRequest = z.infer<typeof paymentRequest>;
 
@@ -36,7 +42,7 @@ export const refundRequest = z.strictObject({
     .regex(/^pp_[A-Za-z0-9_-]{1,64}$/, 'must be a provider payment id'),
   amount,
   currency,
-  reason: z.string().max(200).optional(),
+  reason: text(200).optional(),
 });
 export type RefundRequest = z.infer<typeof refundRequest>;
 
@@ -106,7 +112,7 @@ export const providerWebhookEvent = z.object({
   type: z.string().regex(/^[a-z_]{1,32}\.[a-z_]{1,32}$/),
   data: z
     .object({
-      id: z.string().max(64).optional(),
+      id: text(64).optional(),
       amount: z.number().int().positive().max(100_000_000).optional(),
       currency: z
         .string()

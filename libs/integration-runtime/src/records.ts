@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TableName } from '@lpi/access-matrix';
 import { isDatabaseUnavailable, type Database } from '@lpi/database';
-import { AppError } from '@lpi/service-bootstrap';
+import { AppError, badRequest } from '@lpi/service-bootstrap';
 
 /** Where a stored request stands: received (stored), queued, then settled by its job. */
 export type RecordState = 'received' | 'queued' | 'succeeded' | 'failed';
@@ -57,11 +57,18 @@ export function fingerprintOf(data: Record<string, unknown>): string {
 export const databaseUnavailable = (message: string) =>
   new AppError(503, 'api_error', 'database_unavailable', message, { 'Retry-After': '1' });
 
+/**
+ * A database call from a request: an outage is a 503 (retry); a value the database cannot hold
+ * (SQLSTATE class 22: a NUL in text, a number out of range) is the caller's 400, never a 500
+ * (the contracts refuse the known ones first; this is the class behind them).
+ */
 export async function orUnavailable<T>(work: Promise<T>, message: string): Promise<T> {
   try {
     return await work;
   } catch (err) {
     if (isDatabaseUnavailable(err)) throw databaseUnavailable(message);
+    if (/^22/.test(String((err as { code?: unknown }).code ?? '')))
+      throw badRequest('invalid_parameters', 'a value in the request cannot be stored');
     throw err;
   }
 }

@@ -10,7 +10,14 @@ const businessId = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{1,64}$`), `must look like ${prefix}_<id>`);
 const amount = z.number().int('must be an integer in minor units').positive().max(100_000_000);
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
-const shortText = z.string().max(200);
+/** Text a job carries into the record of money: PostgreSQL text cannot hold a NUL character. */
+const text = (max: number, min = 0) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain a NUL character');
+const shortText = text(200);
 
 export const paymentRequested = z.object({
   payment_id: businessId('pay'),
@@ -31,7 +38,7 @@ export const paymentResult = z.object({
 
 export const refundRequested = z.object({
   refund_id: businessId('ref'),
-  provider_payment_id: z.string().min(1).max(64),
+  provider_payment_id: text(64, 1),
   amount,
   currency,
   reason: shortText.optional(),
@@ -48,9 +55,9 @@ export const refundResult = z.object({
 });
 
 export const providerEvent = z.object({
-  webhook_id: z.string().min(1).max(128),
+  webhook_id: text(128, 1),
   event_type: z.string().regex(/^[a-z_]+\.[a-z_]+$/),
-  object_id: z.string().max(64),
+  object_id: text(64),
   amount: amount.optional(),
   currency: currency.optional(),
 });
