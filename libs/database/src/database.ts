@@ -156,8 +156,8 @@ export class Database {
       user: login.username,
       password: login.password,
       max: poolMax,
-      // a waiter on a pool being replaced must not hang; a rotation's drain ends in bounded time
-      connectionTimeoutMillis: 5000,
+      // a waiter on a pool being replaced must not hang (bounded), nor fail under a CPU spike
+      connectionTimeoutMillis: 10_000,
       statement_timeout: 10_000,
       idle_in_transaction_session_timeout: 10_000,
       idleTimeoutMillis: 10_000,
