@@ -95,7 +95,8 @@ export class WebhookReceiver {
       if (!(err instanceof AppError && err.status === 503) && !isRedisUnavailable(err)) throw err;
       return 'queued'; // stored: the outbox queues it when Redis is back
     }
-    await this.records.markQueued(id).catch(() => undefined);
+    // batched, not awaited: a lost mark only lets the sweep re-add it under the same job id
+    void this.records.markQueued(id).catch(() => undefined);
     return 'queued';
   }
 

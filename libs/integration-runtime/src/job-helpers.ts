@@ -30,9 +30,10 @@ export const businessIdFor = (prefix: 'pay' | 'ref', idempotencyKey: string): st
 
 /**
  * Enqueues a client's request under the business id its Idempotency-Key names: a retried
- * request is the same job; the same key with another body is a 409, on every replica (the
- * check reads Redis, not this process's memory). `requestId` (the HTTP request's id) becomes
- * the job's correlation id, so the job's log lines name the request that started it.
+ * request is the same job. The caller has stored the request first and compared the body's
+ * fingerprint (the same key with another body is its 409, on every replica), so the job is
+ * not read back (`payloadChecked`). `requestId` (the HTTP request's id) becomes the job's
+ * correlation id, so the job's log lines name the request that started it.
  */
 export async function enqueueRequest<Q extends QueueName>(
   producer: Producer<Q>,
@@ -40,9 +41,9 @@ export async function enqueueRequest<Q extends QueueName>(
   jobId: string,
   key = 'Idempotency-Key',
   requestId?: string,
-): Promise<{ created: boolean }> {
+): Promise<{ created?: boolean }> {
   try {
-    return await producer.add(data, requestId ? { jobId, correlationId: requestId } : { jobId });
+    return await producer.add(data, { jobId, correlationId: requestId, payloadChecked: true });
   } catch (err) {
     if (err instanceof MessagingError && err.code === 'JOB_ID_REUSED')
       throw new AppError(

@@ -39,15 +39,18 @@ export class OutboxSweep<Q extends QueueName> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await this.o.records.flush?.().catch(() => undefined);
   }
 
   /** One pass; returns how many records it queued. */
   async sweep(limit = 100): Promise<number> {
     const pending = await this.o.records.unqueued(this.o.graceMs ?? 2000, limit);
+    const marks: Promise<void>[] = [];
     for (const record of pending) {
       await this.o.producer.add(this.o.toJob(record), { jobId: this.o.jobIdOf(record.id) });
-      await this.o.records.markQueued(record.id);
+      marks.push(this.o.records.markQueued(record.id));
     }
+    await Promise.all(marks); // one batch
     return pending.length;
   }
 

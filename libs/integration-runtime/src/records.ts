@@ -30,7 +30,10 @@ export interface RequestRecords {
     id: string,
     data: Record<string, unknown>,
   ): Promise<{ created: boolean; stored: StoredRecord }>;
+  /** May be batched: resolves once the mark is written (a lost one costs a no-op re-add). */
   markQueued(id: string): Promise<void>;
+  /** Writes marks still waiting in a batch (shutdown). */
+  flush?(): Promise<void>;
   settle(id: string, outcome: Settlement): Promise<void>;
   find(id: string): Promise<StoredRecord | undefined>;
   /** Records stored at least `olderThanMs` ago and not known to be queued (oldest first). */
@@ -73,9 +76,18 @@ export async function orUnavailable<T>(work: Promise<T>, message: string): Promi
   }
 }
 
+/**
+ * How long queued marks gather before one UPDATE writes them all: a mark only keeps the sweep
+ * (2 s grace) from re-adding a record, so it can wait; one round trip per request was ~1/7 of
+ * a payment's PostgreSQL statements (issue 22).
+ */
+export const MARK_QUEUED_WINDOW_MS = 100;
+
 /** `RequestRecords` on one table of the service's own schema. */
 export class SqlRequestRecords implements RequestRecords {
   private readonly select: string;
+  private queuedIds: string[] = [];
+  private queuedBatch?: Promise<void>;
 
   constructor(
     private readonly db: Pick<Database, 'query'>,
@@ -105,10 +117,23 @@ export class SqlRequestRecords implements RequestRecords {
     return { created: false, stored };
   }
 
-  async markQueued(id: string): Promise<void> {
+  markQueued(id: string): Promise<void> {
+    this.queuedIds.push(id);
+    this.queuedBatch ??= new Promise<void>((resolve) =>
+      setTimeout(resolve, MARK_QUEUED_WINDOW_MS).unref(),
+    ).then(() => this.flush());
+    return this.queuedBatch;
+  }
+
+  async flush(): Promise<void> {
+    const ids = this.queuedIds;
+    this.queuedIds = [];
+    this.queuedBatch = undefined;
+    if (!ids.length) return;
     await this.db.query(
-      `UPDATE ${this.table} SET state = 'queued', updated_at = now() WHERE id = $1 AND state = 'received'`,
-      [id],
+      `UPDATE ${this.table} SET state = 'queued', updated_at = now()
+       WHERE id = ANY($1::text[]) AND state = 'received'`,
+      [ids],
     );
   }
 

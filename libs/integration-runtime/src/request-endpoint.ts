@@ -156,8 +156,9 @@ export class RequestEndpoint<Q extends QueueName, B> {
       this.logger?.warn({ id }, 'stored, not queued yet (Redis unavailable): the outbox queues it');
       return;
     }
-    // a failure here leaves it `received`: the sweep adds it again under the same job id
-    await this.records.markQueued(id).catch(() => undefined);
+    // batched, not awaited: a lost mark leaves it `received`, and the sweep adds it again
+    // under the same job id (a no-op)
+    void this.records.markQueued(id).catch(() => undefined);
   }
 
   private fieldsOf(job: JobData<Q>): Record<string, unknown> {

@@ -261,6 +261,10 @@ describe('BullMQ under the generated ACL (every role path, ACL LOG stays empty)'
     expect(await payments.add(pay(1), { jobId: 'pay_1' })).toEqual({ id: 'pay_1', created: true });
     // the same business key and payload again: no second job
     expect(await payments.add(pay(1), { jobId: 'pay_1' })).toEqual({ id: 'pay_1', created: false });
+    // a caller that checked the payload itself (a stored fingerprint): no read back, no verdict
+    expect(await payments.add(pay(1), { jobId: 'pay_1', payloadChecked: true })).toEqual({
+      id: 'pay_1',
+    });
     // the same key with another payload: refused, and the stored job is untouched
     await expect(payments.add(pay(9), { jobId: 'pay_1' })).rejects.toMatchObject({
       code: 'JOB_ID_REUSED',

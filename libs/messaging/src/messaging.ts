@@ -102,6 +102,12 @@ export interface AddOptions {
   jobId: string;
   correlationId?: string;
   delayMs?: number;
+  /**
+   * The caller already knows that a job under `jobId` can only carry this payload (it stored
+   * the request first and compared its fingerprint): the read back is skipped, one Redis
+   * round trip and a job parse fewer per add, and `created` is not known.
+   */
+  payloadChecked?: boolean;
 }
 
 export interface ConsumeOptions {
@@ -154,8 +160,11 @@ function canonical(value: unknown): string {
 }
 
 export interface Producer<Q extends QueueName> {
-  /** `created` is false when the job already existed (a retried request): it was not re-added. */
-  add(data: JobData<Q>, options: AddOptions): Promise<{ id: string; created: boolean }>;
+  /**
+   * `created` is false when the job already existed (a retried request): it was not re-added;
+   * undefined with `payloadChecked` (not read back).
+   */
+  add(data: JobData<Q>, options: AddOptions): Promise<{ id: string; created?: boolean }>;
 }
 
 /** Job lifecycle events of one queue, read from its `<prefix>:<queue>:events` stream. */
@@ -253,6 +262,7 @@ export class Messaging {
             delay: opts.delayMs,
           });
           const id = added.id ?? opts.jobId;
+          if (opts.payloadChecked) return { id };
           // BullMQ keeps the first job under an id and ignores later adds: read back what is
           // stored, so that a reused business key with another payload is an error, on any replica
           const stored = (await q.getJob(id))?.data as Envelope<Q> | undefined;

@@ -67,6 +67,11 @@ describe('logger redaction', () => {
       },
       'a',
     );
+    // secret keys one level down, beside plain fields
+    log.info(
+      { body: { password: 'nestedpw1', amount: 5 }, config: { token: 'cfgtok1' }, n: 1 },
+      'b',
+    );
     log.warn({ detail: `upstream said Bearer ${jwt}` }, `token ${jwt} rejected`);
     log.error({ err: new Error(`bad key ${pem}`) }, 'failed');
     // the shapes are scrubbed from the finished line: deep fields, arrays, format arguments,
@@ -80,6 +85,8 @@ describe('logger redaction', () => {
     for (const s of [
       'cGF5bWVudDpzM2NyM3Q=',
       'topsecret1',
+      'nestedpw1',
+      'cfgtok1',
       jwt,
       'MIGHAgEAMBMGByqGSM49',
       vault,
@@ -88,6 +95,7 @@ describe('logger redaction', () => {
     ])
       expect(text).not.toContain(s);
     expect(text).toContain('[REDACTED]');
+    expect(text).toContain('"amount":5');
     // every line is still valid JSON after scrubbing
     for (const line of text.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
   });
