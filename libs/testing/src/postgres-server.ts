@@ -20,6 +20,8 @@ export interface PostgresServerOptions {
   port?: number;
   /** The database created after the first start (default `lpi`). */
   database?: string;
+  /** Serve TLS with this certificate and key (PEM); plain TCP is still accepted. */
+  tls?: { cert: string; key: string };
 }
 
 export interface PostgresServer {
@@ -102,6 +104,25 @@ export async function startPostgresServer(
   if (init.status !== 0)
     throw new Error(`initdb failed: ${(init.stderr || init.stdout).trim().split('\n').pop()}`);
 
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    for (const [name, pem] of [
+      ['server.crt', options.tls.cert],
+      ['server.key', options.tls.key],
+    ] as const) {
+      // PostgreSQL refuses a key file others can read
+      writeFileSync(join(dir, name), pem, { mode: 0o600 });
+      if (owner) chownSync(join(dir, name), owner.uid, owner.gid);
+    }
+    tlsArgs.push(
+      '-c',
+      'ssl=on',
+      '-c',
+      `ssl_cert_file=${join(dir, 'server.crt')}`,
+      '-c',
+      `ssl_key_file=${join(dir, 'server.key')}`,
+    );
+  }
   const logFile = join(dir, 'postgres.log');
   let child: ChildProcess | undefined;
   const clients: Client[] = [];
@@ -132,6 +153,7 @@ export async function startPostgresServer(
         'fsync=off',
         '-c',
         'max_connections=200',
+        ...tlsArgs,
       ],
       // its own process group: a crash (SIGKILL) takes the backends with the postmaster
       { stdio: ['ignore', log, log], detached: true, ...owner },
