@@ -26,7 +26,6 @@ afterAll(() => shutdownGracefully(app));
 const records = () => rt.records.get('payments.requests')!;
 beforeEach(() => {
   rt.added.clear();
-  rt.jobs.clear();
   records().rows.clear();
   records().down = false;
   rt.redisDown = false;

@@ -25,21 +25,19 @@ export function refundPayment(
 ) {
   return async (envelope: Envelope<'refunds'>, job: JobRun): Promise<JobResult> => {
     const r = envelope.data;
-    const refund = {
-      id: await settleRequest(records, r.refund_id, job, async () => {
-        const made = await callProviderForJob<{ id: string }>(provider, {
-          method: 'POST',
-          path: '/v1/refunds',
-          body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
-          idempotencyKey: `refund:${r.refund_id}`,
-        });
-        return made.id;
-      }),
-    };
+    const refundId = await settleRequest(records, r.refund_id, job, async () => {
+      const refund = await callProviderForJob<{ id: string }>(provider, {
+        method: 'POST',
+        path: '/v1/refunds',
+        body: { payment: r.provider_payment_id, amount: r.amount, reason: r.reason },
+        idempotencyKey: `refund:${r.refund_id}`,
+      });
+      return refund.id;
+    });
     await events.add(
       {
         refund_id: r.refund_id,
-        provider_refund_id: refund.id,
+        provider_refund_id: refundId,
         provider_payment_id: r.provider_payment_id,
         status: 'succeeded',
         amount: r.amount,
@@ -47,7 +45,7 @@ export function refundPayment(
       },
       { jobId: `evt-${r.refund_id}`, correlationId: envelope.correlationId },
     );
-    return { provider_refund_id: refund.id };
+    return { provider_refund_id: refundId };
   };
 }
 

@@ -33,26 +33,22 @@ export class ReportLedger {
 
   async recordPayment({ data }: Envelope<'payment-events'>): Promise<void> {
     if (data.status !== 'succeeded') return;
-    await this.db.query(
-      `WITH ins AS (
-         INSERT INTO reporting.payments (payment_id, provider_payment_id, amount, currency)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING
-         RETURNING provider_payment_id AS id, amount, currency)
-       ${MOVE_TOTALS('payments')}`,
-      [data.payment_id, data.provider_payment_id, data.amount, data.currency],
-    );
+    await this.recordResult('payments', 'payment_id', 'provider_payment_id', [
+      data.payment_id,
+      data.provider_payment_id,
+      data.amount,
+      data.currency,
+    ]);
   }
 
   async recordRefund({ data }: Envelope<'refund-events'>): Promise<void> {
     if (data.status !== 'succeeded') return;
-    await this.db.query(
-      `WITH ins AS (
-         INSERT INTO reporting.refunds (refund_id, provider_refund_id, amount, currency)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING
-         RETURNING provider_refund_id AS id, amount, currency)
-       ${MOVE_TOTALS('refunds')}`,
-      [data.refund_id, data.provider_refund_id, data.amount, data.currency],
-    );
+    await this.recordResult('refunds', 'refund_id', 'provider_refund_id', [
+      data.refund_id,
+      data.provider_refund_id,
+      data.amount,
+      data.currency,
+    ]);
   }
 
   async recordProviderEvent({ data }: Envelope<'provider-events'>): Promise<void> {
@@ -63,6 +59,23 @@ export class ReportLedger {
          RETURNING webhook_id AS id, 0::bigint AS amount, ''::text AS currency)
        ${MOVE_TOTALS('events')}`,
       [data.webhook_id, data.event_type],
+    );
+  }
+
+  /** One succeeded payment or refund: its row, and the totals moved by it (once per id). */
+  private async recordResult(
+    kind: 'payments' | 'refunds',
+    idColumn: string,
+    providerIdColumn: string,
+    values: (string | number)[],
+  ): Promise<void> {
+    await this.db.query(
+      `WITH ins AS (
+         INSERT INTO reporting.${kind} (${idColumn}, ${providerIdColumn}, amount, currency)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (${idColumn}) DO NOTHING
+         RETURNING ${providerIdColumn} AS id, amount, currency)
+       ${MOVE_TOTALS(kind)}`,
+      values,
     );
   }
 

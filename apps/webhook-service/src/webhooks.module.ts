@@ -8,7 +8,6 @@ import {
   Module,
   Post,
   Req,
-  type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { Logger as PinoLogger } from 'pino';
@@ -17,7 +16,6 @@ import {
   RUNTIME_CONFIG,
   RecordsFactory,
   producerToken,
-  type OutboxSweep,
   type RuntimeConfig,
 } from '@lpi/integration-runtime';
 import type { Producer } from '@lpi/messaging';
@@ -27,6 +25,7 @@ import { WebhookSecret } from './webhook-secret';
 import { EVENT_COLUMNS, WebhookReceiver, type WebhookHeaders } from './webhooks.receiver';
 
 const WEBHOOK_URL = Symbol('WEBHOOK_PUBLIC_URL');
+const OUTBOX = Symbol('webhook outbox');
 
 /** Registers (or re-registers) our endpoint with the provider, with the secret from Vault. */
 @Injectable()
@@ -62,27 +61,6 @@ class WebhookRegistration implements OnApplicationBootstrap {
       idempotencyKey: `endpoint:${url}:${version}`,
     });
     this.logger.log(`webhook endpoint ${created.data.id} registered for ${url}`);
-  }
-}
-
-/** Queues stored events that a crash or a Redis outage left unqueued. */
-@Injectable()
-class WebhookOutbox implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly sweep: OutboxSweep<'provider-events'>;
-
-  constructor(
-    @Inject(WebhookReceiver) receiver: WebhookReceiver,
-    @Inject(SERVICE_LOGGER) logger: PinoLogger,
-  ) {
-    this.sweep = receiver.outbox(logger);
-  }
-
-  onApplicationBootstrap(): void {
-    this.sweep.start();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.sweep.stop();
   }
 }
 
@@ -136,7 +114,12 @@ class WebhooksController {
       },
     },
     WebhookRegistration,
-    WebhookOutbox,
+    {
+      // queues stored events a crash or a Redis outage left unqueued (its own lifecycle)
+      provide: OUTBOX,
+      inject: [WebhookReceiver, SERVICE_LOGGER],
+      useFactory: (receiver: WebhookReceiver, logger: PinoLogger) => receiver.outbox(logger),
+    },
   ],
 })
 export class WebhooksModule {}

@@ -6,7 +6,6 @@ import {
   type AddOptions,
   type ConsumeOptions,
   type JobHandler,
-  type JobStatus,
   type Producer,
 } from '@lpi/messaging';
 import { Database } from '@lpi/database';
@@ -21,13 +20,12 @@ export type FakeProvider = (req: ProviderRequest) => Promise<ProviderResponse<un
 /**
  * In-memory ports for a service's unit specs, behind the same injection tokens as
  * `IntegrationRuntimeModule`: producers that keep what was added (and refuse a reused id
- * with another payload, as Redis does), a job-status table, the registered handlers, a
+ * with another payload, as Redis does), the registered handlers, a
  * scripted provider, a fixed secret and in-memory request records. `redisDown` makes every
  * queue call fail as an unreachable Redis does.
  */
 export class FakeRuntime {
   readonly added = new Map<QueueName, { data: unknown; options: AddOptions }[]>();
-  readonly jobs = new Map<string, JobStatus>();
   readonly handlers = new Map<QueueName, JobHandler<QueueName>>();
   readonly providerCalls: ProviderRequest[] = [];
   /** the in-memory records each endpoint stores into, by table */
@@ -63,7 +61,6 @@ export class FakeRuntime {
           throw new MessagingError('JOB_ID_REUSED', `${queue} job ${options.jobId} exists`);
         if (!existing) {
           list.push({ data, options });
-          this.jobs.set(`${queue}:${options.jobId}`, { state: 'queued' });
         }
         return { id: options.jobId, created: !existing };
       },

@@ -1,3 +1,4 @@
+import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { QueueName } from '@lpi/access-matrix';
 import { isRedisUnavailable, type JobData, type Producer } from '@lpi/messaging';
@@ -22,7 +23,9 @@ export interface OutboxOptions<Q extends QueueName> {
  * replicas sweeping, a request racing the sweep) is one job; the provider key derives from
  * the same id, so nothing is charged twice.
  */
-export class OutboxSweep<Q extends QueueName> {
+export class OutboxSweep<Q extends QueueName>
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
@@ -33,6 +36,15 @@ export class OutboxSweep<Q extends QueueName> {
   start(): void {
     this.stopped = false;
     this.schedule();
+  }
+
+  /** As a Nest provider: sweeps once the app is up, stops before the queues close. */
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.stop();
   }
 
   async stop(): Promise<void> {

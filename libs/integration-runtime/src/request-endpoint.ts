@@ -1,5 +1,4 @@
 import {
-  type BeforeApplicationShutdown,
   Body,
   Controller,
   type DynamicModule,
@@ -7,9 +6,7 @@ import {
   Headers,
   HttpCode,
   Inject,
-  Injectable,
   Module,
-  type OnApplicationBootstrap,
   Param,
   Post,
   Req,
@@ -220,23 +217,6 @@ export function requestEndpointModule<Q extends QueueName, B>(
     }
   }
 
-  @Injectable()
-  class OutboxLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
-    private readonly sweep: OutboxSweep<Q>;
-    constructor(
-      @Inject(ENDPOINT) endpoint: RequestEndpoint<Q, B>,
-      @Inject(SERVICE_LOGGER) logger: Logger,
-    ) {
-      this.sweep = endpoint.outbox(logger);
-    }
-    onApplicationBootstrap(): void {
-      this.sweep.start();
-    }
-    async beforeApplicationShutdown(): Promise<void> {
-      await this.sweep.stop();
-    }
-  }
-
   @Module({})
   class RequestEndpointModule {}
 
@@ -260,7 +240,12 @@ export function requestEndpointModule<Q extends QueueName, B>(
         inject: [ENDPOINT],
         useFactory: (e: RequestEndpoint<Q, B>) => e.records,
       },
-      OutboxLifecycle,
+      {
+        // the sweep that queues what a crash or a Redis outage left stored (its own lifecycle)
+        provide: Symbol(`${resource.path} outbox`),
+        inject: [ENDPOINT, SERVICE_LOGGER],
+        useFactory: (e: RequestEndpoint<Q, B>, logger: Logger) => e.outbox(logger),
+      },
     ],
     exports: [recordsToken(resource.table)],
   };
