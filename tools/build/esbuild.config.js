@@ -31,6 +31,30 @@ const swcDecoratorMetadata = {
 };
 
 /**
+ * Nest's ConsoleLogger and Logger build an `Intl.DateTimeFormat` when their modules load.
+ * That one object pages in about 6 MB of ICU locale data in every process, though the
+ * services log through pino and never print a Nest timestamp. The build makes both lazy:
+ * built on the first `format` call, same options, same output. A Nest release that changes
+ * the line fails the build here instead of silently losing the saving (ADR 0033).
+ */
+const NEST_LOGGER_FILES = /@nestjs\/common\/services\/(console-logger|logger)\.service\.js$/;
+const EAGER_FORMATTER = 'const dateTimeFormatter = new Intl.DateTimeFormat(undefined, {';
+const lazyNestDateFormatter = {
+  name: 'lazy-nest-date-formatter',
+  setup(build) {
+    build.onLoad({ filter: NEST_LOGGER_FILES }, async ({ path }) => {
+      const source = await readFile(path, 'utf8');
+      if (!source.includes(EAGER_FORMATTER))
+        throw new Error(`${path}: Nest's eager Intl.DateTimeFormat line changed; see ADR 0033`);
+      const lazy =
+        'const dateTimeFormatter = ((options) => { let made; ' +
+        'return { format: (date) => (made ??= new Intl.DateTimeFormat(undefined, options)).format(date) }; })({';
+      return { contents: source.replace(EAGER_FORMATTER, lazy), loader: 'js' };
+    });
+  },
+};
+
+/**
  * Integrations Nest and @nestjs/terminus require() inside try/catch and this project does not
  * install: left as plain require() calls, they fail at run time exactly as they do today.
  */
@@ -66,13 +90,14 @@ const runtimePackage = {
 };
 
 module.exports = {
-  plugins: [swcDecoratorMetadata, runtimePackage],
+  plugins: [swcDecoratorMetadata, lazyNestDateFormatter, runtimePackage],
   external: NOT_INSTALLED_OPTIONAL,
   outExtension: { '.js': '.js' },
-  // a smaller source string held in memory by every process; names stay (Nest logs them,
-  // stack traces read), only whitespace and syntax are minified
+  // a smaller source string held in memory by every process; function and class names stay
+  // (Nest logs them, stack traces read them), local names are shortened; source maps map back
   minifyWhitespace: true,
   minifySyntax: true,
+  minifyIdentifiers: true,
   keepNames: true,
   legalComments: 'none',
 };
