@@ -29,14 +29,25 @@ RUN test -n "${APP}" \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -f main.js.map \
  && mkdir -p /out && cp -a . "/out/${APP}"
+# jemalloc, which the runtime preloads into node: Debian's, for this base's architecture.
+# It hands freed memory back to the system, where glibc's malloc keeps what start-up
+# fragments: an idle service holds about 40 MB less (ADR 0033)
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends libjemalloc2 \
+ && mkdir -p /out/lib && cp "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /out/lib/ \
+ && rm -rf /var/lib/apt/lists/*
 
 FROM ${BUNDLE_IMAGE} AS bundle
 
 FROM ${NODE_IMAGE} AS runtime
 ARG APP
-# as the local stack runs bundles (BUNDLE_ENV): a small young generation, two malloc arenas
-ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2
+# as the local stack runs bundles (BUNDLE_ENV): a small young generation; jemalloc preloaded,
+# returning freed pages within a second (MALLOC_ARENA_MAX is glibc's, if the preload is removed)
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 \
+    MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2,tcache:false \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 WORKDIR /app
+COPY --from=bundle /out/lib/libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2
 COPY --from=bundle /out/${APP}/ ./
 USER 10001:10001
 CMD ["node", "main.js"]

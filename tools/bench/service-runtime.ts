@@ -4,6 +4,7 @@
 // holds when idle after the demo's scenario has run. Build first: npx nx run-many -t build.
 import { readFileSync } from 'node:fs';
 import { SERVICE_NAMES, type ServiceName } from '@lpi/access-matrix';
+import { localJemalloc } from '@lpi/testing';
 import { ScenarioLog, scenario } from '../demo/scenario';
 import { startStack, type Stack } from '../demo/stack';
 
@@ -56,7 +57,12 @@ export async function serviceRuntimeBenchmark(options: {
   idleMs: number;
   log: (line: string) => void;
 }): Promise<ServiceRuntimeFigures> {
-  options.log('start the stack, the four services from their bundles');
+  const jemalloc = localJemalloc();
+  options.log(
+    `start the stack, the four services from their bundles (allocator: ${
+      jemalloc ? `jemalloc, ${jemalloc}` : 'glibc malloc: no libjemalloc2 on this machine'
+    })`,
+  );
   const stack = await startStack({ serviceRuntime: 'bundle' });
   try {
     options.log('run the demo scenario');

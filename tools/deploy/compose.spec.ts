@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { CALLER_NAMES, DATABASE_NAME, SERVICE_NAMES, grantOf } from '@lpi/access-matrix';
-import { BUNDLE_ENV } from '@lpi/testing';
+import { BUNDLE_ENV, IMAGE_JEMALLOC } from '@lpi/testing';
 import { SCRIPT_LOADER_USERNAME, writeRedisFiles } from '../bootstrap/bootstrap';
 import { composeNetworkPlan } from './compose-networks';
 import { REPO_ROOT } from './render';
@@ -451,6 +451,8 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
     // the image runs a bundle the way the local stack's bundle runtime does
     for (const [k, v] of Object.entries(BUNDLE_ENV)) expect(runtime).toContain(` ${k}=${v}`);
+    expect(runtime).toContain(` LD_PRELOAD=${IMAGE_JEMALLOC}`);
+    expect(runtime).toContain(`COPY --from=bundle /out/lib/libjemalloc.so.2 ${IMAGE_JEMALLOC}`);
     expect(dockerfile).toMatch(/nx run "\$\{APP\}:build"/);
     const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['node_modules', 'dist', '.git', '**/*.key', '**/*.pem'])

@@ -25,6 +25,10 @@ mkdir -p "$WORK/bundle/out/$APP"
 cp "dist/apps/$APP/main.js" "dist/apps/$APP/package.json" "dist/apps/$APP/package-lock.json" \
   "$WORK/bundle/out/$APP/"
 (cd "$WORK/bundle/out/$APP" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
+# the jemalloc the runtime preloads, as the Dockerfile's build stage takes it from Debian
+JEMALLOC="$(ldconfig -p | awk '/libjemalloc\.so\.2 / { print $NF; exit }')"
+[ -n "$JEMALLOC" ] || { echo "build-image: no libjemalloc.so.2 here (apt-get install libjemalloc2)" >&2; exit 1; }
+mkdir -p "$WORK/bundle/out/lib" && cp "$JEMALLOC" "$WORK/bundle/out/lib/libjemalloc.so.2"
 tar -C "$WORK/bundle" -c . | docker import - "lpi-local/bundle-$APP:local" >/dev/null
 
 echo "==> build-image: the Dockerfile's runtime stage on $NODE_TAG"
