@@ -53,9 +53,12 @@ function cpuByProcess(): Record<string, number> {
       const raw = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const app = cmd.find((a) => /apps\/[\w-]+\/src\/main\.ts$/.test(a));
+      // an app runs from its TypeScript (apps/<app>/src/main.ts) or its bundle (dist/apps/<app>/main.js)
+      const app = cmd
+        .map((a) => /(?:^|\/)apps\/([\w-]+)\/(?:src\/main\.ts|main\.js)$/.exec(a)?.[1])
+        .find(Boolean);
       const label = app
-        ? app.split('/')[1]
+        ? app
         : cmd[0].includes('redis-server')
           ? 'redis-server'
           : cmd[0].startsWith('postgres')
