@@ -64,3 +64,52 @@ describe('Database over TLS', () => {
     }
   });
 });
+
+/** Parameterised statements are prepared once per connection, under a name from their text. */
+describe('Database statements', () => {
+  let pg: PostgresServer;
+  let db: Database;
+  beforeAll(async () => {
+    pg = await startPostgresServer();
+    db = new Database({ host: pg.host, port: pg.port, database: pg.database, poolMax: 1 });
+    await db.useLogin({ ...pg.superuser, leaseId: 'first' });
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await pg?.stop();
+  });
+
+  const prepared = async () =>
+    (
+      await db.query<{ name: string; statement: string }>(
+        'SELECT name, statement FROM pg_prepared_statements ORDER BY name',
+      )
+    ).rows;
+
+  it('prepares a parameterised statement on first use and reuses it, with the right results', async () => {
+    const text = 'SELECT $1::int + $2::int AS sum';
+    expect((await db.query<{ sum: number }>(text, [1, 2])).rows).toEqual([{ sum: 3 }]);
+    expect((await db.query<{ sum: number }>(text, [40, 2])).rows).toEqual([{ sum: 42 }]);
+    const named = (await prepared()).filter((s) => s.statement === text);
+    expect(named).toHaveLength(1);
+    expect(named[0].name).toMatch(/^lpi_[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('gives another text another name, and leaves statements without parameters unnamed', async () => {
+    await db.query('SELECT $1::text AS a', ['x']);
+    await db.query('SELECT $1::text AS b', ['x']);
+    const names = (await prepared()).map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect((await prepared()).some((s) => s.statement.includes('pg_prepared_statements'))).toBe(
+      false,
+    );
+  });
+
+  it('prepares again on the connections of a new login (a rotated credential)', async () => {
+    const text = 'SELECT $1::int * 2 AS twice';
+    await db.query(text, [2]);
+    await db.useLogin({ ...pg.superuser, leaseId: 'second' });
+    expect((await db.query<{ twice: number }>(text, [21])).rows).toEqual([{ twice: 42 }]);
+    expect((await prepared()).filter((s) => s.statement === text)).toHaveLength(1);
+  });
+});

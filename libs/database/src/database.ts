@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Pool, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
@@ -88,7 +89,8 @@ export class Database {
 
   async query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) {
     try {
-      return await this.pool().query<R>(text, values);
+      const name = values ? statementName(text) : undefined;
+      return await this.pool().query<R>(name ? { name, text, values } : { text, values });
     } catch (err) {
       throw mapUnavailable(err);
     }
@@ -165,6 +167,24 @@ export class Database {
       ssl: caFile ? { ca: readFileSync(caFile, 'utf8'), rejectUnauthorized: true } : undefined,
     };
   }
+}
+
+const statementNames = new Map<string, string>();
+/** More distinct statement texts than this run unnamed: a bound on what each connection keeps. */
+const MAX_NAMED_STATEMENTS = 256;
+
+/**
+ * The name a parameterised statement is prepared under on each connection, from its text:
+ * PostgreSQL parses and plans it once per connection instead of on every call, and the
+ * client sends Bind/Execute without the text (ADR 0034).
+ */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `lpi_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 function mapUnavailable(err: unknown): unknown {
