@@ -431,6 +431,97 @@ describe('caller authentication guard: the issuer key set', () => {
   });
 });
 
+describe('caller token verifier: a token verified before', () => {
+  const jwks = new JwksServer();
+  let key: SigningKey;
+  let verifier: CallerTokenVerifier;
+  const options = () => optionsFor(jwks, { jwksCooldownMs: 0 });
+  const refusal = (token: string) =>
+    verifier.verify(token).then(
+      () => 'accepted',
+      (err: Error) => err.message,
+    );
+  beforeAll(async () => {
+    key = await signingKey();
+    jwks.keys = [key.jwk];
+    await jwks.start();
+  });
+  afterAll(() => jwks.stop());
+  beforeEach(() => {
+    jwks.keys = [key.jwk];
+    verifier = new CallerTokenVerifier('payment-service', options());
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
+
+  it('is not verified again: one signature check for repeated uses, the same claims', async () => {
+    const token = await vaultToken(key);
+    const signatures = jest.spyOn(crypto.subtle, 'verify');
+    const first = await verifier.verify(token);
+    for (let i = 0; i < 5; i += 1) expect(await verifier.verify(token)).toEqual(first);
+    expect(signatures).toHaveBeenCalledTimes(1);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.scopes)).toBe(true);
+  });
+
+  it('is refused once its exp (plus the leeway) or its maximum age has passed', async () => {
+    const { clockToleranceSeconds: leeway, maxTokenAgeSeconds: maxAge } = options();
+    const shortLived = await vaultToken(key, { exp: now() + 2 });
+    const longLived = await vaultToken(key, { exp: now() + maxAge * 10 });
+    expect(await refusal(shortLived)).toBe('accepted');
+    expect(await refusal(longLived)).toBe('accepted');
+    expect(await refusal(await vaultToken(key, { iat: now() + 60 }))).toMatch(/in the future/);
+    // only Date moves: jose and the verifier read the same clock
+    jest.useFakeTimers({ now: Date.now(), doNotFake: NOT_DATE });
+    jest.setSystemTime(Date.now() + (2 + leeway + 1) * 1000);
+    expect(await refusal(shortLived)).toMatch(/token expired/);
+    expect(await refusal(longLived)).toBe('accepted');
+    jest.setSystemTime(Date.now() + maxAge * 1000);
+    expect(await refusal(longLived)).toMatch(/token too old/);
+  });
+
+  it('is refused once its key left the key set (a refetch replaces every key)', async () => {
+    const token = await vaultToken(key);
+    expect(await refusal(token)).toBe('accepted');
+    const next = await signingKey();
+    jwks.keys = [next.jwk];
+    // a token under the new kid makes the verifier refetch the set, which no longer has `key`
+    expect(await refusal(await vaultToken(next))).toBe('accepted');
+    expect(await refusal(token)).toMatch(/unknown key/);
+  });
+
+  it('shares nothing with a token that differs from it by one character', async () => {
+    const token = await vaultToken(key);
+    expect(await refusal(token)).toBe('accepted');
+    const [header, payload, signature] = token.split('.');
+    const flipped = signature.startsWith('A') ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(await refusal(`${header}.${payload}.${flipped}`)).toMatch(/bad signature|malformed/);
+    const otherAudience = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    otherAudience.aud = 'refund-service';
+    const forged = Buffer.from(JSON.stringify(otherAudience)).toString('base64url');
+    expect(await refusal(`${header}.${forged}.${signature}`)).toMatch(/bad signature/);
+  });
+});
+
+/** Every timer API jest can fake, except Date. */
+const NOT_DATE = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;
+
 describe('caller authentication: routes against the access matrix', () => {
   const jwks = new JwksServer();
   beforeAll(() => jwks.start());

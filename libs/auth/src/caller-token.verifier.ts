@@ -77,6 +77,14 @@ export class IssuerKeySet {
     return this.resolveAfterRefresh(header, entry !== undefined);
   };
 
+  /** The key `kid` verifies with now, if the set is fresh (no fetch; undefined otherwise). */
+  current(kid: string): CryptoKey | undefined {
+    const entry = this.keys.get(kid);
+    return entry && performance.now() - this.fetchedAt < this.options.jwksCacheMaxAgeMs
+      ? entry.key
+      : undefined;
+  }
+
   private async resolveAfterRefresh(header: JWTHeaderParameters, known: boolean) {
     const now = performance.now();
     // an aged set is refetched unless a fetch just failed (then the last set keeps serving);
@@ -148,6 +156,44 @@ export class IssuerKeySet {
   }
 }
 
+/** How many verified tokens a service remembers; the oldest goes first. */
+const VERIFIED_TOKENS_MAX = 1_000;
+
+interface VerifiedToken {
+  readonly claims: CallerClaims;
+  readonly kid: string;
+  /** The key object that verified it: a refetched key set holds new objects. */
+  readonly key: CryptoKey;
+  /** Epoch seconds: accepted from `from` (inclusive) to `until` (exclusive). */
+  readonly from: number;
+  readonly until: number;
+}
+
+/**
+ * Tokens that passed every check, by their exact text, bounded in number. Only a token that
+ * verified is ever stored, so a caller without a valid token cannot fill it; one with many
+ * valid tokens only pushes the oldest out, and they are verified again.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, VerifiedToken>();
+
+  constructor(private readonly max: number) {}
+
+  get(token: string): VerifiedToken | undefined {
+    return this.entries.get(token);
+  }
+
+  set(token: string, entry: VerifiedToken): void {
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    Object.freeze(entry.claims.scopes);
+    this.entries.set(token, Object.freeze({ ...entry, claims: Object.freeze(entry.claims) }));
+  }
+
+  delete(token: string): void {
+    this.entries.delete(token);
+  }
+}
+
 /**
  * Checks a caller token for one service: signature against the issuer's JWKS with an
  * allow-listed algorithm, exact `iss`, `aud` = the service, `exp`/`nbf`/`iat` with leeway, a
@@ -159,6 +205,9 @@ export class CallerTokenVerifier {
   private readonly keys: IssuerKeySet;
   /** Built once: every request is checked against the same rules (no per-call allocation). */
   private readonly rules: JWTVerifyOptions;
+  private readonly verified = new VerifiedTokens(VERIFIED_TOKENS_MAX);
+  private readonly tolerance: number;
+  private readonly maxAge: number;
 
   constructor(
     readonly service: ServiceName,
@@ -174,6 +223,8 @@ export class CallerTokenVerifier {
       maxTokenAge: options.maxTokenAgeSeconds,
       requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'scope'],
     };
+    this.tolerance = options.clockToleranceSeconds;
+    this.maxAge = options.maxTokenAgeSeconds;
   }
 
   private readonly resolveKey = (header: JWTHeaderParameters) => {
@@ -183,13 +234,56 @@ export class CallerTokenVerifier {
     return this.keys.resolve(header);
   };
 
+  /**
+   * A token verified before (the same text) is served from `verified` while the clock is
+   * inside its claims' window and its key is still the fresh key set's key for its `kid`:
+   * the signature and the claims do not change, the time and the key set can. Anything else
+   * takes the full path, which gives the refusal its precise reason.
+   */
   async verify(token: string): Promise<CallerClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      const now = Math.floor(Date.now() / 1000); // jose's clock: whole seconds
+      if (now >= hit.from && now < hit.until && this.keys.current(hit.kid) === hit.key)
+        return hit.claims;
+      this.verified.delete(token);
+    }
     let payload: Record<string, unknown>;
+    let header: JWTHeaderParameters;
+    let key: unknown;
     try {
-      ({ payload } = await jwtVerify(token, this.resolveKey, this.rules));
+      ({
+        payload,
+        protectedHeader: header,
+        key,
+      } = await jwtVerify(token, this.resolveKey, this.rules));
     } catch (err) {
       throw toCallerTokenError(err);
     }
+    const claims = this.claimsOf(payload);
+    this.verified.set(token, {
+      claims,
+      key: key as CryptoKey,
+      kid: header.kid as string,
+      ...this.window(payload),
+    });
+    return claims;
+  }
+
+  /**
+   * The seconds in which jose accepts these claims: `nbf` and `iat` minus the leeway, up to
+   * `exp` plus the leeway and no later than `iat` plus the maximum age and the leeway.
+   */
+  private window(payload: Record<string, unknown>): { from: number; until: number } {
+    const iat = Number(payload.iat);
+    const nbf = typeof payload.nbf === 'number' ? payload.nbf : Number.NEGATIVE_INFINITY;
+    return {
+      from: Math.max(nbf, iat) - this.tolerance,
+      until: Math.min(Number(payload.exp) + this.tolerance, iat + this.maxAge + this.tolerance + 1),
+    };
+  }
+
+  private claimsOf(payload: Record<string, unknown>): CallerClaims {
     const caller = payload.client_id;
     const scope = payload.scope;
     if (typeof caller !== 'string' || !isCallerName(caller))
@@ -208,9 +302,12 @@ export class CallerTokenVerifier {
 /** jose's verdicts as our two outcomes; the descriptions are ours, never jose's text. */
 function toCallerTokenError(err: unknown): CallerTokenError {
   if (err instanceof CallerTokenError) return err;
-  if (err instanceof errors.JWTExpired) return invalid('token expired');
+  // jose reports a token past its maximum age as expired, naming `iat`
+  if (err instanceof errors.JWTExpired)
+    return invalid(err.claim === 'iat' ? 'token too old' : 'token expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'iat' && err.reason === 'check_failed') return invalid('token too old');
+    if (err.claim === 'iat' && err.reason === 'check_failed')
+      return invalid('token issued in the future');
     return invalid(`claim ${err.claim} ${err.reason === 'missing' ? 'missing' : 'rejected'}`);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return invalid('signing algorithm not allowed');
