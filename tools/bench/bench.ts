@@ -424,6 +424,11 @@ async function inboundGuard() {
   record({ name: 'inboundBareJoseOpsPerSec', value: r.bareJoseOpsPerSec, unit: 'ops/s' });
   record({ name: 'inboundGuardVsBareJose', value: r.ratio, unit: 'ratio', goal: '≥ 0.9' });
   record({
+    name: 'inboundGuardRepeatVsBareJose',
+    value: r.repeatRatio,
+    unit: 'ratio (a token seen before)',
+  });
+  record({
     name: 'inboundGuardCpuMsPerRequest',
     value: r.guardCpuMsPerRequest,
     unit: 'ms CPU',

@@ -157,9 +157,11 @@ export class IssuerKeySet {
 }
 
 /** How many verified tokens a service remembers; the oldest goes first. */
-const VERIFIED_TOKENS_MAX = 1_000;
+const VERIFIED_TOKENS_MAX = 64;
 
 interface VerifiedToken {
+  /** The whole token: a hit is this exact text, never only the part it is filed under. */
+  readonly token: string;
   readonly claims: CallerClaims;
   readonly kid: string;
   /** The key object that verified it: a refetched key set holds new objects. */
@@ -170,9 +172,11 @@ interface VerifiedToken {
 }
 
 /**
- * Tokens that passed every check, by their exact text, bounded in number. Only a token that
- * verified is ever stored, so a caller without a valid token cannot fill it; one with many
- * valid tokens only pushes the oldest out, and they are verified again.
+ * Tokens that passed every check, bounded in number. Only a token that verified is ever
+ * stored, so a caller without a valid token cannot fill it; one with many valid tokens only
+ * pushes the oldest out, and they are verified again. Filed under the signature's last 32
+ * characters (192 random bits; hashing the whole ~1 KB text cost more than the lookup saves
+ * on a token seen for the first time), and a hit must equal the whole token.
  */
 class VerifiedTokens {
   private readonly entries = new Map<string, VerifiedToken>();
@@ -180,17 +184,18 @@ class VerifiedTokens {
   constructor(private readonly max: number) {}
 
   get(token: string): VerifiedToken | undefined {
-    return this.entries.get(token);
+    const entry = this.entries.get(token.slice(-32));
+    return entry?.token === token ? entry : undefined;
   }
 
-  set(token: string, entry: VerifiedToken): void {
+  set(entry: VerifiedToken): void {
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-    Object.freeze(entry.claims.scopes);
-    this.entries.set(token, Object.freeze({ ...entry, claims: Object.freeze(entry.claims) }));
+    this.entries.set(entry.token.slice(-32), entry);
   }
 
   delete(token: string): void {
-    this.entries.delete(token);
+    const file = token.slice(-32);
+    if (this.entries.get(file)?.token === token) this.entries.delete(file);
   }
 }
 
@@ -261,7 +266,8 @@ export class CallerTokenVerifier {
       throw toCallerTokenError(err);
     }
     const claims = this.claimsOf(payload);
-    this.verified.set(token, {
+    this.verified.set({
+      token,
       claims,
       key: key as CryptoKey,
       kid: header.kid as string,
@@ -290,12 +296,13 @@ export class CallerTokenVerifier {
       throw invalid('the token names no declared caller');
     if (typeof scope !== 'string') throw invalid('the token carries no scope');
     if (typeof payload.sub !== 'string') throw invalid('the token has no subject');
-    return {
+    // frozen: a remembered token hands the same object to every request that presents it
+    return Object.freeze({
       caller,
-      scopes: scope.split(' ').filter(Boolean),
+      scopes: Object.freeze(scope.split(' ').filter(Boolean)),
       subject: payload.sub,
       expiresAt: Number(payload.exp),
-    };
+    });
   }
 }
 
