@@ -473,7 +473,7 @@ describe('caller token verifier: a token verified before', () => {
     expect(await refusal(longLived)).toBe('accepted');
     expect(await refusal(await vaultToken(key, { iat: now() + 60 }))).toMatch(/in the future/);
     // only Date moves: jose and the verifier read the same clock
-    jest.useFakeTimers({ now: Date.now(), doNotFake: NOT_DATE });
+    jest.useFakeTimers({ now: Date.now(), doNotFake: [...NOT_DATE] });
     jest.setSystemTime(Date.now() + (2 + leeway + 1) * 1000);
     expect(await refusal(shortLived)).toMatch(/token expired/);
     expect(await refusal(longLived)).toBe('accepted');

@@ -71,7 +71,13 @@ describe('Database statements', () => {
   let db: Database;
   beforeAll(async () => {
     pg = await startPostgresServer();
-    db = new Database({ host: pg.host, port: pg.port, database: pg.database, poolMax: 1 });
+    db = new Database({
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      poolMax: 1,
+      caFile: undefined,
+    });
     await db.useLogin({ ...pg.superuser, leaseId: 'first' });
   }, 60_000);
   afterAll(async () => {
