@@ -285,7 +285,11 @@ export class CallerTokenVerifier {
     const nbf = typeof payload.nbf === 'number' ? payload.nbf : Number.NEGATIVE_INFINITY;
     return {
       from: Math.max(nbf, iat) - this.tolerance,
-      until: Math.min(Number(payload.exp) + this.tolerance, iat + this.maxAge + this.tolerance + 1),
+      // jose accepts now <= iat + maxAge + leeway; now is whole seconds, iat may not be
+      until: Math.min(
+        Number(payload.exp) + this.tolerance,
+        Math.floor(iat + this.maxAge + this.tolerance) + 1,
+      ),
     };
   }
 
