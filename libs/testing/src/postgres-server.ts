@@ -7,7 +7,6 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
-  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -15,6 +14,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort, waitFor } from './ports';
+import { logTail } from './run-logs';
 
 export interface PostgresServerOptions {
   port?: number;
@@ -161,7 +161,7 @@ export async function startPostgresServer(
     closeSync(log);
     const exited = new Promise<never>((_, reject) =>
       child?.once('exit', (code) =>
-        reject(new Error(`postgres exited with code ${code}: ${logTail(logFile)}`)),
+        reject(new Error(`postgres exited with code ${code}: ${logTail(logFile, 3)}`)),
       ),
     );
     exited.catch(() => undefined);
@@ -215,9 +215,4 @@ export async function startPostgresServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function logTail(file: string): string {
-  if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
 }

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { freePort, waitFor } from './ports';
+import { logTail } from './run-logs';
 
 export interface RedisServerOptions {
   /** Contents of an ACL file (`user ... on >pw ~keys +@cmds`). Written to the server's own dir. */
@@ -109,9 +110,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const exited = new Promise<never>((_, reject) =>
       child?.once('exit', (code) =>
         reject(
-          new Error(
-            `redis-server exited with code ${code}: ${readLogTail(join(dir, 'redis.log'))}`,
-          ),
+          new Error(`redis-server exited with code ${code}: ${logTail(join(dir, 'redis.log'), 2)}`),
         ),
       ),
     );
@@ -171,9 +170,4 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function readLogTail(file: string): string {
-  if (!existsSync(file)) return '(no log)';
-  return readFileSync(file, 'utf8').trim().split('\n').slice(-2).join(' | ');
 }

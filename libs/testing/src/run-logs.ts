@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issuedSecretsRecorder } from '@lpi/service-bootstrap';
 
@@ -26,4 +27,10 @@ export function runLogFile(name: string): string | undefined {
 export function issuedSecretsEnv(variable: string): Record<string, string> {
   const file = issuedSecretsFile();
   return file ? { [variable]: file } : {};
+}
+
+/** The last lines of a server's log file, on one line, for a start-up error message. */
+export function logTail(file: string, lines: number): string {
+  if (!existsSync(file)) return '(no log)';
+  return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
 }
