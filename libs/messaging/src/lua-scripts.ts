@@ -31,6 +31,14 @@ export const BULLMQ_SCRIPTS: readonly LuaScript[] = Object.values(bullmqScripts)
 type ScriptHolder = { Command: typeof Command };
 
 /**
+ * ioredis' Script builds each call with its own Command subclass (the EVAL fallback); the
+ * plain Command sends what Script.execute asks for: EVALSHA <sha> <numkeys> ...
+ */
+function sendByEvalshaOnly(scriptsSet: unknown, name: string): void {
+  (scriptsSet as Record<string, ScriptHolder>)[name].Command = Command;
+}
+
+/**
  * An ioredis client that runs defined scripts with EVALSHA only. Stock ioredis 6 sends the
  * full source with EVAL as the first call of each script on every socket, and again after
  * a NOSCRIPT; the services' ACL users may not run EVAL (issue 16, ADR 0018). Here a missing
@@ -44,9 +52,7 @@ export class EvalshaOnlyRedis extends Redis {
     definition: { lua: string; numberOfKeys?: number; readOnly?: boolean },
   ): void {
     super.defineCommand(name, definition);
-    // ioredis' Script builds each call with its own Command subclass (the EVAL fallback);
-    // the plain Command sends what Script.execute asks for: EVALSHA <sha> <numkeys> ...
-    (this.scriptsSet as Record<string, ScriptHolder>)[name].Command = Command;
+    sendByEvalshaOnly(this.scriptsSet, name);
   }
 
   override duplicate(override?: Partial<RedisOptions>): Redis {
@@ -79,7 +85,7 @@ export class EvalshaOnlyCluster extends Cluster {
     definition: { lua: string; numberOfKeys?: number; readOnly?: boolean },
   ): void {
     super.defineCommand(name, definition);
-    (this.scriptsSet as Record<string, ScriptHolder>)[name].Command = Command;
+    sendByEvalshaOnly(this.scriptsSet, name);
   }
 
   override duplicate(overrideStartupNodes: ClusterNode[] = [], override?: ClusterOptions): Cluster {
