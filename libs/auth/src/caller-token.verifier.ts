@@ -72,17 +72,17 @@ export class IssuerKeySet {
 
   readonly resolve = (header: JWTHeaderParameters): CryptoKey | Promise<CryptoKey> => {
     const entry = this.keys.get(header.kid as string);
-    if (entry && performance.now() - this.fetchedAt < this.options.jwksCacheMaxAgeMs)
-      return this.match(entry, header);
+    if (entry && this.fresh()) return this.match(entry, header);
     return this.resolveAfterRefresh(header, entry !== undefined);
   };
 
   /** The key `kid` verifies with now, if the set is fresh (no fetch; undefined otherwise). */
   current(kid: string): CryptoKey | undefined {
-    const entry = this.keys.get(kid);
-    return entry && performance.now() - this.fetchedAt < this.options.jwksCacheMaxAgeMs
-      ? entry.key
-      : undefined;
+    return this.fresh() ? this.keys.get(kid)?.key : undefined;
+  }
+
+  private fresh(): boolean {
+    return performance.now() - this.fetchedAt < this.options.jwksCacheMaxAgeMs;
   }
 
   private async resolveAfterRefresh(header: JWTHeaderParameters, known: boolean) {
@@ -175,8 +175,8 @@ interface VerifiedToken {
  * Tokens that passed every check, bounded in number. Only a token that verified is ever
  * stored, so a caller without a valid token cannot fill it; one with many valid tokens only
  * pushes the oldest out, and they are verified again. Filed under the signature's last 32
- * characters (192 random bits; hashing the whole ~1 KB text cost more than the lookup saves
- * on a token seen for the first time), and a hit must equal the whole token.
+ * characters (192 random bits; hashing the whole ~1 KB text on every lookup cost a token seen
+ * for the first time about 1 %), and a hit must equal the whole token.
  */
 class VerifiedTokens {
   private readonly entries = new Map<string, VerifiedToken>();
