@@ -1,6 +1,6 @@
 import { AuthError, RateLimitedError, type AuthErrorCode } from '@lpi/auth';
 import { PermanentJobError, RescheduleJobError } from '@lpi/messaging';
-import { callProviderForJob } from './job-helpers';
+import { callProviderForJob, providerLimiter } from './job-helpers';
 import { toJobError } from './provider-outcome';
 
 type Outcome = 'reschedule' | 'permanent' | 'retry';
@@ -85,5 +85,30 @@ describe('provider outcome -> job outcome', () => {
       );
       expect(err).toBeInstanceOf(RescheduleJobError);
     });
+  });
+});
+
+describe('providerLimiter: job starts per window for a per-minute provider limit', () => {
+  it.each([
+    [50, { max: 1, durationMs: 1200 }],
+    [300, { max: 1, durationMs: 200 }],
+    [600, { max: 1, durationMs: 100 }],
+    [601, { max: 2, durationMs: 200 }],
+    [1199, { max: 2, durationMs: 101 }],
+    [6000, { max: 10, durationMs: 100 }],
+  ])('%i a minute -> %o', (perMinute, expected) => {
+    expect(providerLimiter(perMinute)).toEqual(expected);
+  });
+
+  it('never allows more starts a minute than the limit, and never a window under 100 ms', () => {
+    for (let perMinute = 1; perMinute <= 100_000; perMinute += perMinute < 2000 ? 1 : 997) {
+      const { max, durationMs } = providerLimiter(perMinute);
+      expect(Number.isInteger(max) && max >= 1).toBe(true);
+      expect(durationMs).toBeGreaterThanOrEqual(perMinute > 600 ? 100 : 60_000 / perMinute);
+      // full windows in a minute, each with max starts
+      expect((60_000 / durationMs) * max).toBeLessThanOrEqual(perMinute);
+      // and not needlessly slow (the window is rounded up to a whole millisecond)
+      expect(((60_000 / durationMs) * max) / perMinute).toBeGreaterThan(0.98);
+    }
   });
 });
