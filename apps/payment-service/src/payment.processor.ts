@@ -47,7 +47,9 @@ export function chargePayment(
         amount: p.amount,
         currency: p.currency,
       },
-      { jobId: `evt-${p.payment_id}`, correlationId: envelope.correlationId },
+      // not read back (`payloadChecked`): a run of this job can only add this payload again,
+      // its own job data and the provider's id for the same idempotency key
+      { jobId: `evt-${p.payment_id}`, correlationId: envelope.correlationId, payloadChecked: true },
     );
     return { provider_payment_id: chargeId };
   };

@@ -231,7 +231,7 @@ describe('the payments job', () => {
         amount: 1000,
         currency: 'EUR',
       },
-      options: { jobId: `evt-${id}`, correlationId: 'cor_1' },
+      options: { jobId: `evt-${id}`, correlationId: 'cor_1', payloadChecked: true },
     });
   });
 

@@ -43,7 +43,9 @@ export function refundPayment(
         amount: r.amount,
         currency: r.currency,
       },
-      { jobId: `evt-${r.refund_id}`, correlationId: envelope.correlationId },
+      // not read back (`payloadChecked`): a run of this job can only add this payload again,
+      // its own job data and the provider's id for the same idempotency key
+      { jobId: `evt-${r.refund_id}`, correlationId: envelope.correlationId, payloadChecked: true },
     );
     return { provider_refund_id: refundId };
   };

@@ -79,6 +79,7 @@ describe('the refunds job', () => {
     expect(rt.added.get('refund-events')?.[0].options).toEqual({
       jobId: `evt-${id}`,
       correlationId: 'cor_1',
+      payloadChecked: true,
     });
   });
 

@@ -104,8 +104,9 @@ export interface AddOptions {
   delayMs?: number;
   /**
    * The caller already knows that a job under `jobId` can only carry this payload (it stored
-   * the request first and compared its fingerprint): the read back is skipped, one Redis
-   * round trip and a job parse fewer per add, and `created` is not known.
+   * the request first and compared its fingerprint, or the payload follows from the id, as a
+   * job's result event does): the read back is skipped, one Redis round trip and a job parse
+   * fewer per add, and `created` is not known.
    */
   payloadChecked?: boolean;
 }
