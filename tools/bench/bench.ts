@@ -271,6 +271,14 @@ async function pipeline() {
       value: two,
       unit: 'payments/s (2 payment-service processes)',
     });
+    const twoCpu = r.twoWorkers.map((x) =>
+      Object.values(x.cpuMsPerPayment).reduce((a, v) => a + v, 0),
+    );
+    record({
+      name: 'pipelineTwoWorkersCpuMsPerPayment',
+      value: twoCpu.reduce((a, v) => a + v, 0) / twoCpu.length,
+      unit: 'ms CPU, all processes',
+    });
     record({
       name: 'pipelineTwoWorkersVsOne',
       value: two / managed,
@@ -304,16 +312,36 @@ async function pipeline() {
     value: median(r.handRolled.map((x) => x.cpuMsPerPayment)),
     unit: 'ms CPU, all processes',
   });
-  record({ name: 'pipelineVsHandRolledBullmq', value: managed / hand, unit: 'ratio' });
+  record({
+    name: 'pipelineVsHandRolledBullmq',
+    value: managed / hand,
+    unit: 'ratio',
+    goal: '≥ 0.8',
+  });
   const cpu: Record<string, number> = {};
   for (const run of r.managed)
     for (const [k, v] of Object.entries(run.cpuMsPerPayment)) cpu[k] = (cpu[k] ?? 0) + v / rounds;
   const total = Object.values(cpu).reduce((a, x) => a + x, 0);
   record({ name: 'pipelineCpuMsPerPayment', value: total, unit: 'ms CPU, all processes' });
   pipelineCpuMsPerPayment = total;
+  record({
+    name: 'pipelineCpuVsHandRolled',
+    value: total / median(r.handRolled.map((x) => x.cpuMsPerPayment)),
+    unit: 'ratio (pipelineCpuMsPerPayment / handRolledCpuMsPerPayment)',
+    goal: '≤ 1.3',
+  });
   recordGuardShare();
+  const handCpu: Record<string, number> = {};
+  for (const run of r.handRolled)
+    for (const [k, v] of Object.entries(run.byProcess))
+      handCpu[k] = (handCpu[k] ?? 0) + v / r.handRolled.length;
+  console.log(
+    `        ${'CPU ms per payment, by process'.padEnd(30)} ${'pipeline'.padStart(9)} ${'hand-rolled'.padStart(12)}`,
+  );
   for (const [k, v] of Object.entries(cpu).sort((a, b) => b[1] - a[1]))
-    console.log(`        ${k.padEnd(30)} ${v.toFixed(2)} ms`);
+    console.log(
+      `        ${k.padEnd(30)} ${v.toFixed(2).padStart(9)} ${(handCpu[k] ?? 0).toFixed(2).padStart(12)}`,
+    );
 }
 
 async function redisCluster() {

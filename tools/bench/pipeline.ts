@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
-import { Queue, Worker } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Pool } from 'pg';
 import { bullQueueName, grantOf, secretDataPathOf } from '@lpi/access-matrix';
 import { startStack, type Stack } from '../demo/stack';
@@ -43,7 +43,7 @@ function adminConnection(stack: Stack) {
   };
 }
 
-/** utime+stime (ms) of this process and every descendant, keyed by a readable label. */
+/** CPU time (ms) of this process and every descendant, keyed by a readable label. */
 function cpuByProcess(): Record<string, number> {
   const parentOf = new Map<number, number>();
   const stat = new Map<number, { label: string; ms: number }>();
@@ -67,8 +67,11 @@ function cpuByProcess(): Record<string, number> {
               ? 'bench driver (HTTP clients)'
               : 'other';
       parentOf.set(Number(entry), Number(fields[1]));
-      // utime + stime in clock ticks (100 per second on Linux)
-      stat.set(Number(entry), { label, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+      // utime + stime, and cutime + cstime (children that exited and were reaped, such as a
+      // PostgreSQL backend whose pool closed: without them its CPU would leave the sum), in
+      // clock ticks (100 per second on Linux)
+      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i]), 0);
+      stat.set(Number(entry), { label, ms: ticks * 10 });
     } catch {
       // the process exited while we read
     }
@@ -81,10 +84,6 @@ function cpuByProcess(): Record<string, number> {
     out[s.label] = (out[s.label] ?? 0) + s.ms;
   }
   return out;
-}
-
-async function completedEvents(queue: Queue): Promise<number> {
-  return (await queue.getJobCounts('completed')).completed ?? 0;
 }
 
 /** Calls `send(0..n-1)` open loop at `perSec`: one every 1/perSec s, whatever is in flight. */
@@ -109,9 +108,23 @@ export async function runPayments(
   tag: string,
   perSec?: number,
 ): Promise<PipelineRun> {
-  const events = new Queue(bullQueueName('payment-events'), { connection: adminConnection(stack) });
+  // completions are heard on the queue's event stream: the completed count stops growing
+  // once BullMQ keeps its newest 10,000 finished jobs (removeOnComplete)
+  const events = new QueueEvents(bullQueueName('payment-events'), {
+    connection: adminConnection(stack),
+    // from now on, whenever its first read happens (stream ids are Redis time in ms)
+    lastEventId: `${Date.now()}-0`,
+  });
   try {
-    const before = await completedEvents(events);
+    await events.waitUntilReady();
+    const finishedAt = new Map<string, number>();
+    let allDone: () => void = () => undefined;
+    const done = new Promise<void>((r) => (allDone = r));
+    events.on('completed', ({ jobId }, streamId) => {
+      // a stream entry's id starts with Redis's clock in ms
+      if (jobId.startsWith(`evt-`)) finishedAt.set(jobId.slice(4), Number(streamId.split('-')[0]));
+      if (sentAt.size === n && [...sentAt.keys()].every((id) => finishedAt.has(id))) allDone();
+    });
     const sentAt = new Map<string, number>();
     const cpu0 = cpuByProcess();
     const t0 = performance.now();
@@ -126,16 +139,11 @@ export async function runPayments(
       if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
       sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
     });
-    while ((await completedEvents(events)) < before + n)
-      await new Promise((r) => setTimeout(r, 10));
+    if ([...sentAt.keys()].every((id) => finishedAt.has(id))) allDone();
+    await done;
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuByProcess();
-    const latencies: number[] = [];
-    for (const [paymentId, at] of sentAt) {
-      const job = await events.getJob(`evt-${paymentId}`);
-      if (job?.finishedOn) latencies.push(job.finishedOn - at);
-    }
-    latencies.sort((a, b) => a - b);
+    const latencies = [...sentAt].map(([id, at]) => finishedAt.get(id)! - at).sort((a, b) => a - b);
     const cpuMsPerPayment: Record<string, number> = {};
     for (const [label, ms] of Object.entries(cpu1))
       cpuMsPerPayment[label] = (ms - (cpu0[label] ?? 0)) / n;
@@ -195,6 +203,13 @@ export async function runRawBullmq(
   return perSec;
 }
 
+export interface HandRolledRun {
+  perSec: number;
+  cpuMsPerPayment: number;
+  /** CPU ms per payment by process, as `PipelineRun.cpuMsPerPayment`. */
+  byProcess: Record<string, number>;
+}
+
 /** One JSON exchange over HTTPS with the given agent (mTLS when the agent holds a certificate). */
 function httpsJson(
   agent: Agent,
@@ -232,7 +247,7 @@ export async function runHandRolled(
   n: number,
   tag: string,
   concurrency: number,
-): Promise<{ perSec: number; cpuMsPerPayment: number }> {
+): Promise<HandRolledRun> {
   const kv = (await (
     await fetch(`${stack.vault.addr}/v1/${secretDataPathOf('payment-service')}`, {
       headers: { 'x-vault-token': stack.vault.rootToken },
@@ -372,8 +387,11 @@ export async function runHandRolled(
     while (done < n) await new Promise((r) => setTimeout(r, 5));
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuByProcess();
-    const cpuMs = Object.entries(cpu1).reduce((a, [k, ms]) => a + ms - (cpu0[k] ?? 0), 0);
-    return { perSec: n / seconds, cpuMsPerPayment: cpuMs / n };
+    const byProcess: Record<string, number> = {};
+    for (const [label, ms] of Object.entries(cpu1))
+      byProcess[label] = (ms - (cpu0[label] ?? 0)) / n;
+    const cpuMsPerPayment = Object.values(byProcess).reduce((a, x) => a + x, 0);
+    return { perSec: n / seconds, cpuMsPerPayment, byProcess };
   } finally {
     server.close();
     await Promise.all([charger.close(), reporter.close()]);
@@ -384,12 +402,48 @@ export async function runHandRolled(
   }
 }
 
+/** Payments each arm runs before it is measured (`BENCH_PIPELINE_WARMUP`), in rounds of 500. */
+export const WARMUP_PAYMENTS = Number(process.env.BENCH_PIPELINE_WARMUP ?? 3000);
+const WARMUP_ROUND = 500;
+
+/**
+ * Warms every arm up to its steady state, in alternating rounds, printing each round. A cold
+ * service spends about twice the CPU per payment of a warm one (V8 optimises the hot paths
+ * over the first few thousand payments: payment-service 3.5 -> 2.0 ms in one run), and a
+ * service runs warm for days, so that is what is measured; the rounds show the curve.
+ */
+async function warmUp(
+  arms: Record<string, (n: number, tag: string) => Promise<{ perSec: number; cpuMs: number }>>,
+  log: (line: string) => void,
+  payments = WARMUP_PAYMENTS,
+): Promise<void> {
+  const rounds = Math.ceil(payments / WARMUP_ROUND);
+  for (let r = 1; r <= rounds; r++) {
+    const line: string[] = [];
+    for (const [name, run] of Object.entries(arms)) {
+      const { perSec, cpuMs } = await run(
+        WARMUP_ROUND,
+        `warm${r}-${name.replace(/\W/g, '')}-${Date.now()}`,
+      );
+      line.push(`${name} ${perSec.toFixed(0)}/s ${cpuMs.toFixed(1)} ms CPU`);
+    }
+    log(`warm-up ${r}/${rounds} (${WARMUP_ROUND} payments each): ${line.join(', ')}`);
+  }
+}
+
+/** `runPayments` as a warm-up arm: its rate and its CPU per payment, all processes. */
+const paymentsArm = (stack: Stack) => async (n: number, tag: string) => {
+  const run = await runPayments(stack, n, tag);
+  const cpuMs = Object.values(run.cpuMsPerPayment).reduce((a, x) => a + x, 0);
+  return { perSec: n / run.seconds, cpuMs };
+};
+
 export interface PipelineResults {
   managed: PipelineRun[];
   fixed: PipelineRun[];
   rawOneHop: number[];
   rawSameHops: number[];
-  handRolled: { perSec: number; cpuMsPerPayment: number }[];
+  handRolled: HandRolledRun[];
   /** Open loop at half the measured maximum rate: the latency a caller sees under load. */
   halfRate?: PipelineRun;
   /** The same stack with a second payment-service process on the same queues. */
@@ -418,11 +472,20 @@ export async function pipelineBenchmark(options: {
       ...common,
       serviceEnv: { ...serviceEnv, PROVIDER_TOKEN_MODE: 'fixed' },
     });
-    options.log('warm up both (JIT, connections, first tokens)');
-    await runPayments(managed, 100, `warm-m-${Date.now()}`);
-    await runPayments(fixed, 100, `warm-f-${Date.now()}`);
+    options.log(`warm up every arm (${WARMUP_PAYMENTS} payments each)`);
     await runRawBullmq(managed, 300, 1, options.concurrency);
-    await runHandRolled(managed, 100, `warm${Date.now()}`, options.concurrency);
+    const stacks = { managed, fixed };
+    await warmUp(
+      {
+        pipeline: paymentsArm(stacks.managed),
+        'fixed token': paymentsArm(stacks.fixed),
+        'hand-rolled': async (n, tag) => {
+          const run = await runHandRolled(managed, n, tag, options.concurrency);
+          return { perSec: run.perSec, cpuMs: run.cpuMsPerPayment };
+        },
+      },
+      options.log,
+    );
     const results: PipelineResults = {
       managed: [],
       fixed: [],
@@ -460,7 +523,8 @@ export async function pipelineBenchmark(options: {
     );
     options.log('a second payment-service process on the same queues');
     await managed.startReplica('payment-service');
-    await runPayments(managed, 100, `warm-2-${Date.now()}`);
+    // the new process starts cold and shares the load with the warm one: twice the warm-up
+    await warmUp({ 'two workers': paymentsArm(managed) }, options.log, 2 * WARMUP_PAYMENTS);
     for (let r = 1; r <= Math.min(3, options.rounds); r++)
       results.twoWorkers.push(
         await runPayments(managed, options.paymentsPerRound, `two${r}-${Date.now()}`),
@@ -492,9 +556,8 @@ export async function clusterVsSingleRedisBenchmark(options: {
   try {
     options.log('start a second stack on a three-master Redis Cluster');
     cluster = await startStack({ ...common, redisCluster: { masters: 3 } });
-    options.log('warm up both');
-    await runPayments(single, 100, `warm-s-${Date.now()}`);
-    await runPayments(cluster, 100, `warm-c-${Date.now()}`);
+    options.log(`warm up both (${WARMUP_PAYMENTS} payments each)`);
+    await warmUp({ single: paymentsArm(single), cluster: paymentsArm(cluster) }, options.log);
     const results = { single: [] as PipelineRun[], cluster: [] as PipelineRun[] };
     for (let r = 1; r <= options.rounds; r++) {
       const n = options.paymentsPerRound;
