@@ -89,8 +89,8 @@ export async function callProviderForJob<T>(
  * Job starts that stay under the provider's per-client request limit: one per interval up to
  * 600 a minute (evenly spaced), above that as many per window of at least 100 ms as keep
  * `max / durationMs` at or under the limit. A window of one start spaced below ~100 ms made
- * BullMQ's workers wait out the window after almost every job (issue 22: 227 -> 280
- * payments/s with the limit far above the load); a per-minute limit gains nothing from
+ * BullMQ's workers wait out the window after almost every job (issue 22: 243 -> 334
+ * payments/s with the limit far above the load, ADR 0036); a per-minute limit gains nothing from
  * smoothing finer than that.
  */
 export const providerLimiter = (requestsPerMinute: number) => {
