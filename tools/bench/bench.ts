@@ -298,7 +298,8 @@ async function pipeline() {
   const rawOne = median(r.rawOneHop);
   const rawSame = median(r.rawSameHops);
   record({ name: 'rawBullmqJobsPerSec', value: rawOne, unit: 'jobs/s (add + no-op process)' });
-  record({ name: 'pipelineVsRawBullmq', value: managed / rawOne, unit: 'ratio', goal: '≥ 0.5' });
+  // no goal: a payment is three jobs against the baseline's one no-op job (issue 22 withdrew 0.5)
+  record({ name: 'pipelineVsRawBullmq', value: managed / rawOne, unit: 'ratio' });
   record({ name: 'rawBullmqSameHopsPerSec', value: rawSame, unit: 'items/s (3 jobs each)' });
   record({ name: 'pipelineVsRawBullmqSameHops', value: managed / rawSame, unit: 'ratio' });
   const hand = median(r.handRolled.map((x) => x.perSec));
