@@ -98,6 +98,30 @@ async function paced(n: number, perSec: number, send: (i: number) => Promise<voi
   await Promise.all(sends);
 }
 
+/** How long a run may go without one more payment reported before it fails, naming what is missing. */
+const STALL_MS = 60_000;
+
+/** Resolves once all `n` payments sent are reported; `check` after every change of either map. */
+function allReported(n: number, sentAt: Map<string, number>, finishedAt: Map<string, number>) {
+  let resolve: () => void = () => undefined;
+  let reject: (err: Error) => void = () => undefined;
+  const reported = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  let lastCount = -1;
+  const watchdog = setInterval(() => {
+    const count = finishedAt.size;
+    if (count === lastCount)
+      reject(new Error(`no payment reported for ${STALL_MS} ms: ${count} of ${n} reported`));
+    lastCount = count;
+  }, STALL_MS).unref();
+  const check = () => {
+    if (sentAt.size < n || ![...sentAt.keys()].every((id) => finishedAt.has(id))) return;
+    clearInterval(watchdog);
+    resolve();
+  };
+  reported.catch(() => clearInterval(watchdog));
+  return { reported, check };
+}
+
 /**
  * `n` payments through the stack, timed to the report: from IN_FLIGHT concurrent clients
  * (the maximum rate), or open loop at `perSec` (the latency at a given load).
@@ -117,15 +141,14 @@ export async function runPayments(
   });
   try {
     await events.waitUntilReady();
+    const sentAt = new Map<string, number>();
     const finishedAt = new Map<string, number>();
-    let allDone: () => void = () => undefined;
-    const done = new Promise<void>((r) => (allDone = r));
+    const done = allReported(n, sentAt, finishedAt);
     events.on('completed', ({ jobId }, streamId) => {
       // a stream entry's id starts with Redis's clock in ms
       if (jobId.startsWith(`evt-`)) finishedAt.set(jobId.slice(4), Number(streamId.split('-')[0]));
-      if (sentAt.size === n && [...sentAt.keys()].every((id) => finishedAt.has(id))) allDone();
+      done.check();
     });
-    const sentAt = new Map<string, number>();
     const cpu0 = cpuByProcess();
     const t0 = performance.now();
     const load = perSec ? paced.bind(null, n, perSec) : fromClients.bind(null, n);
@@ -139,8 +162,8 @@ export async function runPayments(
       if (res.status !== 202) throw new Error(`POST /payments answered ${res.status}`);
       sentAt.set(((await res.json()) as { payment_id: string }).payment_id, at);
     });
-    if ([...sentAt.keys()].every((id) => finishedAt.has(id))) allDone();
-    await done;
+    done.check();
+    await done.reported;
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuByProcess();
     const latencies = [...sentAt].map(([id, at]) => finishedAt.get(id)! - at).sort((a, b) => a - b);
@@ -474,11 +497,10 @@ export async function pipelineBenchmark(options: {
     });
     options.log(`warm up every arm (${WARMUP_PAYMENTS} payments each)`);
     await runRawBullmq(managed, 300, 1, options.concurrency);
-    const stacks = { managed, fixed };
     await warmUp(
       {
-        pipeline: paymentsArm(stacks.managed),
-        'fixed token': paymentsArm(stacks.fixed),
+        pipeline: paymentsArm(managed),
+        'fixed token': paymentsArm(fixed),
         'hand-rolled': async (n, tag) => {
           const run = await runHandRolled(managed, n, tag, options.concurrency);
           return { perSec: run.perSec, cpuMs: run.cpuMsPerPayment };
