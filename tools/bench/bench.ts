@@ -238,7 +238,7 @@ async function pipeline() {
   step(
     'end-to-end pipeline: HTTP -> queue -> provider (mTLS) -> event -> reporting, vs a fixed token and raw BullMQ',
   );
-  const { pipelineBenchmark } = await import('./pipeline');
+  const { pipelineBenchmark, meanByProcess, totalCpuMs } = await import('./pipeline');
   const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 5);
   const r = await pipelineBenchmark({
     paymentsPerRound: Number(process.env.BENCH_PIPELINE_PAYMENTS ?? 400),
@@ -271,12 +271,9 @@ async function pipeline() {
       value: two,
       unit: 'payments/s (2 payment-service processes)',
     });
-    const twoCpu = r.twoWorkers.map((x) =>
-      Object.values(x.cpuMsPerPayment).reduce((a, v) => a + v, 0),
-    );
     record({
       name: 'pipelineTwoWorkersCpuMsPerPayment',
-      value: twoCpu.reduce((a, v) => a + v, 0) / twoCpu.length,
+      value: totalCpuMs(meanByProcess(r.twoWorkers.map((x) => x.cpuMsPerPayment))),
       unit: 'ms CPU, all processes',
     });
     record({
@@ -308,9 +305,10 @@ async function pipeline() {
     value: hand,
     unit: 'payments/s (same flow, bare http + raw BullMQ)',
   });
+  const handCpuMs = median(r.handRolled.map((x) => x.cpuMsPerPayment));
   record({
     name: 'handRolledCpuMsPerPayment',
-    value: median(r.handRolled.map((x) => x.cpuMsPerPayment)),
+    value: handCpuMs,
     unit: 'ms CPU, all processes',
   });
   record({
@@ -319,23 +317,18 @@ async function pipeline() {
     unit: 'ratio',
     goal: '≥ 0.8',
   });
-  const cpu: Record<string, number> = {};
-  for (const run of r.managed)
-    for (const [k, v] of Object.entries(run.cpuMsPerPayment)) cpu[k] = (cpu[k] ?? 0) + v / rounds;
-  const total = Object.values(cpu).reduce((a, x) => a + x, 0);
+  const cpu = meanByProcess(r.managed.map((x) => x.cpuMsPerPayment));
+  const total = totalCpuMs(cpu);
   record({ name: 'pipelineCpuMsPerPayment', value: total, unit: 'ms CPU, all processes' });
   pipelineCpuMsPerPayment = total;
   record({
     name: 'pipelineCpuVsHandRolled',
-    value: total / median(r.handRolled.map((x) => x.cpuMsPerPayment)),
+    value: total / handCpuMs,
     unit: 'ratio (pipelineCpuMsPerPayment / handRolledCpuMsPerPayment)',
     goal: '≤ 1.3',
   });
   recordGuardShare();
-  const handCpu: Record<string, number> = {};
-  for (const run of r.handRolled)
-    for (const [k, v] of Object.entries(run.byProcess))
-      handCpu[k] = (handCpu[k] ?? 0) + v / r.handRolled.length;
+  const handCpu = meanByProcess(r.handRolled.map((x) => x.byProcess));
   console.log(
     `        ${'CPU ms per payment, by process'.padEnd(30)} ${'pipeline'.padStart(9)} ${'hand-rolled'.padStart(12)}`,
   );
@@ -469,7 +462,7 @@ async function inboundGuard() {
   if (pipelineCpuMsPerPayment === undefined && !pipelineRuns) {
     // run alone: a short pipeline run on its own stack gives the CPU per payment
     const { startStack } = await import('../demo/stack');
-    const { runPayments } = await import('./pipeline');
+    const { runPayments, totalCpuMs } = await import('./pipeline');
     console.log('    a short pipeline run for the CPU per payment (start a stack)');
     const stack = await startStack({
       rateLimitPerMinute: 6_000_000,
@@ -482,7 +475,7 @@ async function inboundGuard() {
         Number(process.env.BENCH_GUARD_PAYMENTS ?? 200),
         `guard-${Date.now()}`,
       );
-      pipelineCpuMsPerPayment = Object.values(run.cpuMsPerPayment).reduce((a, x) => a + x, 0);
+      pipelineCpuMsPerPayment = totalCpuMs(run.cpuMsPerPayment);
       record({
         name: 'pipelineCpuMsPerPayment',
         value: pipelineCpuMsPerPayment,

@@ -86,6 +86,27 @@ function cpuByProcess(): Record<string, number> {
   return out;
 }
 
+/** CPU ms per payment by process since `before` (a `cpuByProcess()` reading), over `n` payments. */
+function cpuPerPaymentSince(before: Record<string, number>, n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [label, ms] of Object.entries(cpuByProcess()))
+    out[label] = (ms - (before[label] ?? 0)) / n;
+  return out;
+}
+
+/** The CPU of every process together, from a by-process record. */
+export const totalCpuMs = (byProcess: Record<string, number>): number =>
+  Object.values(byProcess).reduce((a, x) => a + x, 0);
+
+/** The mean of several runs' by-process records, process by process. */
+export function meanByProcess(runs: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const run of runs)
+    for (const [label, ms] of Object.entries(run))
+      out[label] = (out[label] ?? 0) + ms / runs.length;
+  return out;
+}
+
 /** Calls `send(0..n-1)` open loop at `perSec`: one every 1/perSec s, whatever is in flight. */
 async function paced(n: number, perSec: number, send: (i: number) => Promise<void>) {
   const t0 = performance.now();
@@ -165,11 +186,8 @@ export async function runPayments(
     done.check();
     await done.reported;
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = cpuByProcess();
+    const cpuMsPerPayment = cpuPerPaymentSince(cpu0, n);
     const latencies = [...sentAt].map(([id, at]) => finishedAt.get(id)! - at).sort((a, b) => a - b);
-    const cpuMsPerPayment: Record<string, number> = {};
-    for (const [label, ms] of Object.entries(cpu1))
-      cpuMsPerPayment[label] = (ms - (cpu0[label] ?? 0)) / n;
     return { payments: n, seconds, latencies, cpuMsPerPayment };
   } finally {
     await events.close();
@@ -409,12 +427,8 @@ export async function runHandRolled(
     });
     while (done < n) await new Promise((r) => setTimeout(r, 5));
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = cpuByProcess();
-    const byProcess: Record<string, number> = {};
-    for (const [label, ms] of Object.entries(cpu1))
-      byProcess[label] = (ms - (cpu0[label] ?? 0)) / n;
-    const cpuMsPerPayment = Object.values(byProcess).reduce((a, x) => a + x, 0);
-    return { perSec: n / seconds, cpuMsPerPayment, byProcess };
+    const byProcess = cpuPerPaymentSince(cpu0, n);
+    return { perSec: n / seconds, cpuMsPerPayment: totalCpuMs(byProcess), byProcess };
   } finally {
     server.close();
     await Promise.all([charger.close(), reporter.close()]);
@@ -457,8 +471,7 @@ async function warmUp(
 /** `runPayments` as a warm-up arm: its rate and its CPU per payment, all processes. */
 const paymentsArm = (stack: Stack) => async (n: number, tag: string) => {
   const run = await runPayments(stack, n, tag);
-  const cpuMs = Object.values(run.cpuMsPerPayment).reduce((a, x) => a + x, 0);
-  return { perSec: n / run.seconds, cpuMs };
+  return { perSec: n / run.seconds, cpuMs: totalCpuMs(run.cpuMsPerPayment) };
 };
 
 export interface PipelineResults {
